@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The test command: lint once, then the whole suite on each line of the Airflow matrix.
+#   scripts/test.sh                 all lines (af2 af33 latest)
+#   scripts/test.sh af2 -k fargate  one line, extra pytest arguments after it
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+lines=(af2 af33 latest)
+if [ $# -gt 0 ] && [[ "$1" =~ ^(af2|af33|latest)$ ]]; then lines=("$1"); shift; fi
+
+if [ -z "${ECSOPS_SKIP_LINT:-}" ]; then  # set it for a quick inner loop; CI always lints
+  lint_venv=$(scripts/venv.sh latest)
+  "$lint_venv/bin/ruff" check src tests bench example_dags
+  "$lint_venv/bin/ruff" format --check src tests bench example_dags
+fi
+
+status=0
+for line in "${lines[@]}"; do
+  venv=$(scripts/venv.sh "$line")
+  export AIRFLOW_HOME
+  AIRFLOW_HOME=$(mktemp -d "/tmp/ecsops-airflow-$line.XXXXXX")
+  export AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__DAGS_FOLDER="$root/example_dags"
+  export AIRFLOW__CORE__UNIT_TEST_MODE=True
+  echo "=== $line: $("$venv/bin/python" -c 'import airflow; print("Airflow", airflow.__version__)') on $("$venv/bin/python" --version)"
+  "$venv/bin/airflow" db migrate >"$AIRFLOW_HOME/db-migrate.log" 2>&1 || { cat "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
+  "$venv/bin/python" -m pytest "$@" || status=$?
+  rm -rf "$AIRFLOW_HOME"
+  [ "$status" -eq 0 ] || { echo "=== $line failed (pytest exit $status)"; exit "$status"; }
+done
