@@ -1,0 +1,91 @@
+"""Schedule delay and pickup delay of the running task, from what each Airflow line exposes."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TaskTiming:
+    """
+    How late a heartbeat task started, in seconds, with the field each figure was measured from.
+
+    ``schedule_delay`` = task start minus the run's scheduled time:
+    Airflow 3: ``dag_run.run_after`` (the time the run became due; trigger time for manual runs);
+    Airflow 2: ``dag_run.data_interval_end`` for scheduled runs, else ``dag_run.queued_at``
+    (``logical_date`` when that is unset).
+
+    ``pickup_delay`` = task start minus when the task was queued:
+    Airflow 2: ``ti.queued_dttm`` (the executor-queue time, exact);
+    Airflow 3: the Task SDK's ``RuntimeTaskInstance`` does not carry ``queued_dttm`` and its ``dag_run``
+    carries no ``queued_at``, so it is task start minus ``dag_run.start_date``: an upper bound of the pickup
+    delay that also includes the scheduler's time to schedule and queue the task (the heartbeat's tasks
+    have no upstream, so they cannot be queued before the run starts). Airflow 2 uses the same fallback
+    when ``queued_dttm`` is unset (``dag.test()``).
+
+    Task start is ``ti.start_date``; where that is unset (Airflow 2's ``dag.test()``) it is the clock when
+    ``execute()`` began, a few milliseconds later (``start_basis`` says which).
+    """
+
+    task_id: str
+    queue: str
+    start_basis: str
+    schedule_delay: float | None
+    schedule_basis: str
+    pickup_delay: float | None
+    pickup_basis: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaskTiming:
+        return cls(**data)
+
+
+def task_timing(context: Any) -> TaskTiming:
+    """
+    Measure the current task's delays from its Airflow context.
+
+    :param context: the task's execution context (``ti``, ``dag_run``, ``task``).
+    """
+    ti, dag_run = context["ti"], context["dag_run"]
+    started, start_basis = ti.start_date, "ti.start_date"
+    if started is None:
+        started, start_basis = datetime.now(UTC), "execute() clock"
+
+    run_type = getattr(dag_run, "run_type", None)
+    is_scheduled = getattr(run_type, "value", run_type) == "scheduled"
+    scheduled, schedule_basis = _first(
+        dag_run, "run_after", "data_interval_end" if is_scheduled else "", "queued_at", "logical_date"
+    )
+    queued, pickup_basis = _first(ti, "queued_dttm")
+    if queued is None:
+        queued, pickup_basis = dag_run.start_date, "dag_run.start_date"
+    else:
+        pickup_basis = "ti.queued_dttm"
+    return TaskTiming(
+        task_id=ti.task_id,
+        queue=context["task"].queue,
+        start_basis=start_basis,
+        schedule_delay=_seconds(started, scheduled),
+        schedule_basis=f"dag_run.{schedule_basis}" if schedule_basis else "none",
+        pickup_delay=_seconds(started, queued),
+        pickup_basis=pickup_basis,
+    )
+
+
+def _first(obj: Any, *fields: str) -> tuple[datetime | None, str]:
+    for name in fields:
+        value = getattr(obj, name, None) if name else None
+        if value is not None:
+            return value, name
+    return None, ""
+
+
+def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:
+    if later is None or earlier is None:
+        return None
+    return round((later - earlier).total_seconds(), 3)
