@@ -1,0 +1,125 @@
+"""Real Celery worker processes with the guard, the Redis broker (db 7) and the fake ECS agent on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import redis
+
+from airflow_provider_ecsops.testing.fake_ecs_agent import FakeEcsAgent
+
+ROOT = Path(__file__).resolve().parents[2]
+QUEUE = "ecsops-scalein"
+FAST_SETTINGS = {
+    "AIRFLOW__ECSOPS__SCALEIN_IDLE_VERIFY_SECONDS": "1.5",
+    "AIRFLOW__ECSOPS__SCALEIN_TICK_SECONDS": "0.2",
+    "AIRFLOW__ECSOPS__SCALEIN_PROTECTION_MINUTES": "5",
+    "AIRFLOW__ECSOPS__SCALEIN_RENEW_BEFORE_MINUTES": "1",
+}
+
+
+@pytest.fixture
+def broker(redis_url: str) -> Iterator[str]:
+    url = redis_url.rsplit("/", 1)[0] + "/7"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+
+
+@pytest.fixture
+def fake_agent() -> Iterator[FakeEcsAgent]:
+    with FakeEcsAgent() as fake:
+        yield fake
+
+
+@dataclass
+class Worker:
+    name: str
+    process: subprocess.Popen
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_log(self, text: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log():
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise AssertionError(f"{self.name}: {text!r} not logged within {timeout}s:\n{self.log()[-4000:]}")
+
+    def terminate(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+
+
+@pytest.fixture
+def start_worker(broker: str, tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+    workers: list[Worker] = []
+
+    def start(
+        name: str,
+        ecs_env: dict[str, str] | None,
+        concurrency: int = 1,
+        extra_env: dict[str, str] | None = None,
+        **settings: str,
+    ) -> Worker:
+        env = {
+            **os.environ,
+            **FAST_SETTINGS,
+            **{f"AIRFLOW__ECSOPS__SCALEIN_{k.upper()}": v for k, v in settings.items()},
+            **(ecs_env or {}),
+            **(extra_env or {}),
+            "AIRFLOW__CELERY__BROKER_URL": broker,
+            "AIRFLOW__CELERY__RESULT_BACKEND": broker,
+            "ECSOPS_TEST_WORKER": name,
+            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        }
+        for key in ("ECS_AGENT_URI", "ECS_CONTAINER_METADATA_URI_V4"):
+            if not ecs_env or key not in ecs_env:
+                env.pop(key, None)
+        log_path = tmp_path / f"{name}.log"
+        command = [
+            sys.executable, "-m", "celery", "-A", "tests.scalein.celery_app", "worker", "-Q", QUEUE,
+            "--pool", "prefork", "--concurrency", str(concurrency), "--hostname", f"{name}@ecsops",
+            "--without-mingle", "--without-gossip", "--loglevel", "INFO",
+        ]  # fmt: skip
+        with log_path.open("wb") as out:
+            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        worker = Worker(name, process, log_path, env)
+        workers.append(worker)
+        worker.wait_for_log("ready.", timeout=60)
+        return worker
+
+    yield start
+    for worker in workers:
+        if worker.process.poll() is None:
+            worker.process.kill()
+            worker.process.wait(10)
+
+
+def executions(broker: str) -> list[tuple[str, str, float]]:
+    """(task id, worker name, start time) of every execution the test tasks logged."""
+    rows = redis.Redis.from_url(broker).lrange("ecsops-scalein-test:executions", 0, -1)
+    return [(i, w, float(t)) for i, w, t in (r.decode().split() for r in rows)]
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
