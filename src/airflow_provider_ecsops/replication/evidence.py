@@ -36,6 +36,14 @@ def ecs_task_arn() -> str | None:
         return None
 
 
+def worker_hostname() -> str:
+    """The name Airflow records as the task's hostname (``[core] hostname_callable``), so both sources agree."""
+    from airflow_provider_ecsops.compat import conf
+
+    hostname_callable = conf.getimport("core", "hostname_callable", fallback=None) or socket.getfqdn
+    return hostname_callable()
+
+
 def completion_record(slot: datetime, start: datetime, end: datetime, ticks: int) -> dict:
     """The record a run returns when it reaches its end.
 
@@ -45,7 +53,7 @@ def completion_record(slot: datetime, start: datetime, end: datetime, ticks: int
     :param ticks: ticks logged.
     """
     return {
-        "hostname": socket.getfqdn(),
+        "hostname": worker_hostname(),
         "pid": os.getpid(),
         "ecs_task_arn": ecs_task_arn(),
         "slot": slot.astimezone(UTC).isoformat(),

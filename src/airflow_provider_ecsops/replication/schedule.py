@@ -29,6 +29,12 @@ MIN_TIME_SCALE = 1 / 60  # a scaled minute shorter than 1 s is below the schedul
 FIELD_REPORT_START = pendulum.datetime(2021, 2, 25, tz="Europe/London")
 
 
+def plain_utc(when: datetime) -> datetime:
+    """``when`` as a stdlib UTC datetime: pendulum differences (Intervals) cannot be divided by timedeltas."""
+    when = when.astimezone(UTC)
+    return datetime.combine(when.date(), when.time(), UTC)
+
+
 def field_report_ticks(minute: int) -> int:
     """Ticks of one run started at ``minute`` of the hour: the field report's ``range(1, 13 - minute // 10)``.
 
@@ -163,11 +169,11 @@ class RaceSchedule:
 
         Arithmetic happens in UTC: aware datetimes sharing a tzinfo subtract as wall clocks across DST.
         """
-        return self.start_date.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+        return plain_utc(self.start_date.replace(minute=0, second=0, microsecond=0))
 
     def minute_of_hour(self, when: datetime) -> int:
         """Scaled minute of the hour of ``when`` (equal to ``when.minute`` at time_scale 1)."""
-        elapsed = when.astimezone(UTC) - self.epoch
+        elapsed = plain_utc(when) - self.epoch
         return int(elapsed // self.minute) % 60
 
     def ticks_at(self, when: datetime) -> int:
@@ -184,8 +190,8 @@ class RaceSchedule:
         Both cron and the offset timetable fire at ``epoch + start_minute + k * period`` (scaled minutes).
         """
         first = self.first_slot(dag)
-        since = max(since.astimezone(UTC), self.start_date.astimezone(UTC))
-        until = until.astimezone(UTC)
+        since = max(plain_utc(since), plain_utc(self.start_date))
+        until = plain_utc(until)
         k = max(0, math.ceil((since - first) / self.period))
         slot = first + self.period * k
         while slot <= until:

@@ -7,11 +7,13 @@ can deserialize DAGs that use it; the package's ``EcsOpsPlugin`` does that.
 from __future__ import annotations
 
 import math
-from datetime import UTC, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.timetables.base import DagRunInfo, DataInterval, Timetable
 from pendulum import DateTime, instance, now
+
+from airflow_provider_ecsops.replication.schedule import plain_utc
 
 if TYPE_CHECKING:
     from airflow.timetables.base import TimeRestriction
@@ -33,7 +35,7 @@ class OffsetIntervalTimetable(Timetable):
             raise ValueError("epoch: must be timezone-aware")
         if period <= timedelta(0):
             raise ValueError(f"period: {period!r} must be positive")
-        self.epoch = instance(epoch).in_timezone("UTC")
+        self.epoch = plain_utc(epoch)
         self.offset = offset
         self.period = period
         self.description = f"every {period.total_seconds():g}s at +{offset.total_seconds():g}s"
@@ -65,12 +67,12 @@ class OffsetIntervalTimetable(Timetable):
 
     def _align_to_next(self, when: DateTime) -> DateTime:
         origin = self.epoch + self.offset
-        k = math.ceil((when.astimezone(UTC) - origin) / self.period)
+        k = math.ceil((plain_utc(when) - origin) / self.period)
         return origin + self.period * k
 
     def _align_to_prev(self, when: DateTime) -> DateTime:
         origin = self.epoch + self.offset
-        k = math.floor((when.astimezone(UTC) - origin) / self.period)
+        k = math.floor((plain_utc(when) - origin) / self.period)
         return origin + self.period * k
 
     def infer_manual_data_interval(self, *, run_after: DateTime) -> DataInterval:

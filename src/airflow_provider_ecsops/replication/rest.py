@@ -1,0 +1,187 @@
+"""Observations through Airflow's REST API v2: directly over HTTP, or through MWAA's ``InvokeRestApi``.
+
+Both transports take paths relative to the API root (``/dags/...``), as ``InvokeRestApi`` does. Completion
+records are fetched only for failed task instances, where they decide lost versus failed: one call each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote
+
+from airflow_provider_ecsops.replication.observations import RECORD_KEY, Observation, as_utc, decode_record
+
+if TYPE_CHECKING:
+    import httpx
+
+PAGE = 100
+
+
+class NotFound(LookupError):
+    """The API answered 404."""
+
+
+class Transport(Protocol):
+    def get(self, path: str, params: dict[str, Any]) -> dict:
+        """GET ``path`` (relative to the API root) and return the decoded JSON body; raise NotFound on 404."""
+
+
+class HttpTransport:
+    """Airflow's REST API v2 over HTTP.
+
+    :param client: an ``httpx.Client`` whose ``base_url`` is the API server (auth headers set on it).
+    :param root: API root path.
+    """
+
+    def __init__(self, client: httpx.Client, root: str = "/api/v2") -> None:
+        self.client = client
+        self.root = root
+
+    @classmethod
+    def connect(
+        cls, base_url: str, token: str | None = None, username: str | None = None, password: str | None = None
+    ):
+        """Client for ``base_url``; with ``username``/``password`` a JWT is fetched from ``/auth/token``.
+
+        :param base_url: API server URL, e.g. ``http://localhost:8080``.
+        :param token: bearer token, if already known.
+        :param username: user for ``/auth/token`` (Airflow 3 auth managers).
+        :param password: that user's password.
+        """
+        import httpx
+
+        client = httpx.Client(base_url=base_url, timeout=30)
+        if token is None and username:
+            response = client.post("/auth/token", json={"username": username, "password": password})
+            response.raise_for_status()
+            token = response.json()["access_token"]
+        if token:
+            client.headers["Authorization"] = f"Bearer {token}"
+        return cls(client)
+
+    def get(self, path: str, params: dict[str, Any]) -> dict:
+        response = self.client.get(f"{self.root}{path}", params=params)
+        if response.status_code == 404:
+            raise NotFound(path)
+        response.raise_for_status()
+        return response.json()
+
+
+class MwaaTransport:
+    """The API of an MWAA environment through ``mwaa:InvokeRestApi`` (no web login, IAM auth).
+
+    :param environment: MWAA environment name.
+    :param aws_conn_id: Airflow AWS connection; ``None`` uses boto3's default credential chain.
+    :param region_name: AWS region of the environment.
+    """
+
+    def __init__(
+        self, environment: str, aws_conn_id: str | None = None, region_name: str | None = None
+    ) -> None:
+        self.environment = environment
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self._client = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+            client = AwsBaseHook(
+                aws_conn_id=self.aws_conn_id, client_type="mwaa", region_name=self.region_name
+            ).conn
+            if not hasattr(client, "invoke_rest_api"):
+                import botocore
+
+                raise RuntimeError(
+                    f"MWAA InvokeRestApi needs botocore >= 1.35.74 (installed: {botocore.__version__}); "
+                    "upgrade boto3/botocore or use --db-url / --api-url"
+                )
+            self._client = client
+        return self._client
+
+    def get(self, path: str, params: dict[str, Any]) -> dict:
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self.client.invoke_rest_api(
+                Name=self.environment,
+                Path=path,
+                Method="GET",
+                QueryParameters=params,
+            )
+        except ClientError as err:
+            if err.response.get("RestApiStatusCode") == 404:
+                raise NotFound(path) from err
+            raise
+        return response["RestApiResponse"]
+
+
+def _pages(transport: Transport, path: str, key: str, params: dict[str, Any]) -> Iterable[dict]:
+    params = {k: v for k, v in params.items() if v is not None}
+    offset = 0
+    while True:
+        body = transport.get(path, {**params, "limit": PAGE, "offset": offset})
+        items = body.get(key, [])
+        yield from items
+        offset += len(items)
+        if not items or offset >= body.get("total_entries", 0):
+            return
+
+
+def observations_from_api(
+    transport: Transport, dag_ids: Iterable[str], task_id: str, since: str | None = None
+) -> list[Observation]:
+    """Observations of ``dag_ids`` read through the REST API v2.
+
+    :param transport: :class:`HttpTransport` or :class:`MwaaTransport`.
+    :param dag_ids: DAGs of the set.
+    :param task_id: the set's task.
+    :param since: ISO time; only runs with a logical date at or after it are read.
+    """
+    result = []
+    for dag_id in dag_ids:
+        window = {"logical_date_gte": since}
+        runs = list(_pages(transport, f"/dags/{dag_id}/dagRuns", "dag_runs", window))
+        tis = {
+            ti["dag_run_id"]: ti
+            for ti in _pages(
+                transport,
+                f"/dags/{dag_id}/dagRuns/~/taskInstances",
+                "task_instances",
+                {**window, "task_id": task_id},
+            )
+            if ti["task_id"] == task_id
+        }
+        for run in runs:
+            ti = tis.get(run["dag_run_id"], {})
+            record = None
+            if ti.get("state") == "failed":
+                record = _record(transport, dag_id, run["dag_run_id"], task_id)
+            result.append(
+                Observation(
+                    dag_id=dag_id,
+                    run_id=run["dag_run_id"],
+                    slot=as_utc(run.get("logical_date") or run.get("run_after")),
+                    run_state=run.get("state"),
+                    state=ti.get("state"),
+                    queued_at=as_utc(ti.get("queued_when")),
+                    start=as_utc(ti.get("start_date")),
+                    end=as_utc(ti.get("end_date")),
+                    hostname=ti.get("hostname") or None,
+                    pid=ti.get("pid"),
+                    try_number=ti.get("try_number"),
+                    record=record,
+                )
+            )
+    return result
+
+
+def _record(transport: Transport, dag_id: str, run_id: str, task_id: str) -> dict | None:
+    path = f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}/xcomEntries/{RECORD_KEY}"
+    try:
+        return decode_record(transport.get(path, {}).get("value"))
+    except NotFound:  # no XCom: exactly "no completion record"
+        return None
