@@ -41,9 +41,9 @@ def test_airflow_providers_list_shows_the_package():
 
 
 def test_provider_info_module_references_importable_objects():
-    from airflow_provider_ecsops.get_provider_info import get_provider_info
-
     import importlib
+
+    from airflow_provider_ecsops.get_provider_info import get_provider_info
 
     info = get_provider_info()
     for group in ("operators", "triggers"):

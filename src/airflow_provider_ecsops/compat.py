@@ -23,6 +23,7 @@ _PATHS: dict[str, tuple[str, str]] = {
     "AirflowException": ("airflow.sdk.exceptions", "airflow.exceptions"),
     "AirflowSkipException": ("airflow.sdk.exceptions", "airflow.exceptions"),
     "AirflowFailException": ("airflow.sdk.exceptions", "airflow.exceptions"),
+    "AirflowTaskTimeout": ("airflow.sdk.exceptions", "airflow.exceptions"),
     "BaseHook": ("airflow.sdk", "airflow.hooks.base"),
     "conf": ("airflow.configuration", "airflow.configuration"),
     "PythonOperator": ("airflow.providers.standard.operators.python", "airflow.operators.python"),

@@ -32,7 +32,7 @@ import time
 import uuid
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import botocore.handlers
@@ -86,7 +86,7 @@ class _Task:
 
 
 def _ts(seconds: float | None) -> datetime | None:
-    return None if seconds is None else datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
 
 
 class FargateDouble:
@@ -112,7 +112,9 @@ class FargateDouble:
         """Queue scripts for the next RunTask calls, one task each, in order."""
         self._scripts.extend(scripts)
 
-    def fail(self, operation: str, code: str = "ThrottlingException", times: int = 1, status: int = 400) -> None:
+    def fail(
+        self, operation: str, code: str = "ThrottlingException", times: int = 1, status: int = 400
+    ) -> None:
         """Make the next ``times`` calls of ``operation`` fail with AWS error ``code`` (``"connection"`` for a
         connection error)."""
         queue = self._faults.setdefault(operation, deque())
@@ -173,7 +175,10 @@ class FargateDouble:
             return ("InvalidParameterException", error)
         token = params.get("clientToken")
         if token and (cluster_name, token) in self._tokens:
-            return {"tasks": [self._describe(self._tasks[a]) for a in self._tokens[cluster_name, token]], "failures": []}
+            return {
+                "tasks": [self._describe(self._tasks[a]) for a in self._tokens[cluster_name, token]],
+                "failures": [],
+            }
         if self._run_failures:
             return {"tasks": [], "failures": [{"reason": self._run_failures.popleft()}]}
         arns = []
@@ -316,13 +321,20 @@ class FargateDouble:
             out["startedBy"] = task.params["startedBy"]
         if task.params.get("platformVersion"):
             out["platformVersion"] = task.params["platformVersion"]
-        for key, name in (("pullStarted", "pullStartedAt"), ("pullStopped", "pullStoppedAt"), ("started", "startedAt")):
+        for key, name in (
+            ("pullStarted", "pullStartedAt"),
+            ("pullStopped", "pullStoppedAt"),
+            ("started", "startedAt"),
+        ):
             if key in times:
                 out[name] = _ts(times[key])
         if stopped:
             out["stoppedAt"] = out["executionStoppedAt"] = out["stoppingAt"] = _ts(times["stopped"])
             if user_stopped:
-                out["stopCode"], out["stoppedReason"] = "UserInitiated", task.stop_reason or "Task stopped by user"
+                out["stopCode"], out["stoppedReason"] = (
+                    "UserInitiated",
+                    task.stop_reason or "Task stopped by user",
+                )
             elif s.fail_to_start is not None:
                 out["stopCode"], out["stoppedReason"] = "TaskFailedToStart", s.fail_to_start
             else:

@@ -57,7 +57,11 @@ def register_task_definition(ecs, family: str = FAMILY, *, sidecar: bool = True,
             "memory": 256,  # moto needs container-level memory even where Fargate has task-level memory
             "logConfiguration": {
                 "logDriver": "awslogs",
-                "options": {"awslogs-group": LOG_GROUP, "awslogs-region": region, "awslogs-stream-prefix": family},
+                "options": {
+                    "awslogs-group": LOG_GROUP,
+                    "awslogs-region": region,
+                    "awslogs-stream-prefix": family,
+                },
             },
         }
 

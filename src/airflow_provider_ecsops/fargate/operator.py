@@ -1,0 +1,439 @@
+"""FargateOffloadOperator: run a container on ECS Fargate and wait for it, cheaply and idempotently."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Collection, Sequence
+from datetime import UTC, timedelta
+from functools import cached_property
+from typing import Any
+
+from airflow_provider_ecsops.compat import BaseOperator
+from airflow_provider_ecsops.fargate.links import FargateLogStreamLink, FargateTaskLink
+from airflow_provider_ecsops.fargate.validation import FargateConfigError, check_arguments
+
+_CHECKED = (
+    "cluster", "task_definition", "command", "subnets", "security_groups", "environment", "cpu", "memory",
+    "tags", "capacity_provider_strategy", "launch_type", "propagate_tags", "assign_public_ip",
+    "poll_interval", "skip_on_exit_code",
+)  # fmt: skip
+
+
+class FargateOffloadOperator(BaseOperator):
+    """Run a container on ECS Fargate and wait for it to finish; succeed iff every essential container exits 0.
+
+    Every try of one task instance shares a run key (dag, task, run, map index; not the try number) used as
+    RunTask's ``startedBy``, ``clientToken`` and a tag. Before starting anything the operator looks the key up:
+    a running container is awaited, a finished one's result is used instead of running again, and only a failed
+    one is replaced by a fresh container (``rerun_failed_on_retry``). Clearing the task instance starts anew.
+
+    :param cluster: ECS cluster name or ARN. (templated)
+    :param task_definition: family, ``family:revision`` or ARN. (templated)
+    :param subnets: awsvpc subnets the task runs in. (templated)
+    :param container_name: container to run ``command`` in; default the task definition's only essential
+        container. (templated)
+    :param command: the container command as a list of strings. (templated)
+    :param environment: extra environment variables for the container. (templated)
+    :param cpu: task-level CPU units override (256, 512, 1024, ...). (templated)
+    :param memory: task-level memory override in MiB, a valid Fargate size for ``cpu``. (templated)
+    :param security_groups: awsvpc security groups. (templated)
+    :param assign_public_ip: give the task a public IP (public subnets without NAT).
+    :param launch_type: ``FARGATE`` (the default unless ``capacity_provider_strategy`` is set).
+    :param capacity_provider_strategy: e.g. ``[{"capacityProvider": "FARGATE_SPOT", "weight": 1}]``. (templated)
+    :param platform_version: Fargate platform version, default ECS's LATEST. (templated)
+    :param tags: tags for the task, besides the operator's own run-key tags. (templated)
+    :param propagate_tags: ``TASK_DEFINITION`` to copy the task definition's tags onto the task.
+    :param aws_conn_id: Airflow AWS connection.
+    :param region_name: AWS region; default the connection's.
+    :param deferrable: wait in the triggerer, freeing the worker slot; default ``[operators] default_deferrable``.
+    :param poll_interval: seconds between status checks; default ``[ecsops] fargate_poll_interval``.
+    :param stop_on_kill: stop the container when the task instance is killed or times out.
+    :param rerun_failed_on_retry: on a retry, start a fresh container if the previous one failed (otherwise
+        report that failure again). A container that succeeded is never run again for the same key.
+    :param skip_on_exit_code: exit code(s) of the essential containers that mark the task skipped.
+    :param log_lines_on_failure: how many last log lines a failure message carries; default
+        ``[ecsops] fargate_log_lines_on_failure``.
+    :param run_task_timeout: seconds RunTask may keep being retried for capacity and throttling errors.
+    """
+
+    template_fields: Sequence[str] = (
+        "cluster", "task_definition", "container_name", "command", "environment", "cpu", "memory", "subnets",
+        "security_groups", "tags", "capacity_provider_strategy", "platform_version",
+    )  # fmt: skip
+    template_fields_renderers = {"command": "json", "environment": "json", "tags": "json"}
+    operator_extra_links = (FargateTaskLink(), FargateLogStreamLink())
+    ui_color = "#fcd9a5"
+
+    def __init__(
+        self,
+        *,
+        cluster: str,
+        task_definition: str,
+        subnets: list[str] | str,
+        container_name: str | None = None,
+        command: list[str] | str | None = None,
+        environment: dict[str, str] | str | None = None,
+        cpu: int | str | None = None,
+        memory: int | str | None = None,
+        security_groups: list[str] | str | None = None,
+        assign_public_ip: bool = False,
+        launch_type: str | None = None,
+        capacity_provider_strategy: list[dict[str, Any]] | str | None = None,
+        platform_version: str | None = None,
+        tags: dict[str, str] | None = None,
+        propagate_tags: str | None = None,
+        aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        deferrable: bool | None = None,
+        poll_interval: float | None = None,
+        stop_on_kill: bool = True,
+        rerun_failed_on_retry: bool = True,
+        skip_on_exit_code: int | Collection[int] | None = None,
+        log_lines_on_failure: int | None = None,
+        run_task_timeout: float = 600,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        from airflow_provider_ecsops.compat import conf
+
+        self.cluster = cluster
+        self.task_definition = task_definition
+        self.subnets = subnets
+        self.container_name = container_name
+        self.command = command
+        self.environment = environment
+        self.cpu = cpu
+        self.memory = memory
+        self.security_groups = security_groups
+        self.assign_public_ip = assign_public_ip
+        self.launch_type = launch_type
+        self.capacity_provider_strategy = capacity_provider_strategy
+        self.platform_version = platform_version
+        self.tags = tags
+        self.propagate_tags = propagate_tags
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.deferrable = (
+            conf.getboolean("operators", "default_deferrable", fallback=False)
+            if deferrable is None
+            else deferrable
+        )
+        self.poll_interval = (
+            conf.getfloat("ecsops", "fargate_poll_interval", fallback=6.0)
+            if poll_interval is None
+            else poll_interval
+        )
+        self.stop_on_kill = stop_on_kill
+        self.rerun_failed_on_retry = rerun_failed_on_retry
+        self.skip_on_exit_code = (
+            [skip_on_exit_code] if isinstance(skip_on_exit_code, int) else list(skip_on_exit_code or [])
+        )
+        self.log_lines_on_failure = (
+            conf.getint("ecsops", "fargate_log_lines_on_failure", fallback=20)
+            if log_lines_on_failure is None
+            else log_lines_on_failure
+        )
+        self.run_task_timeout = run_task_timeout
+        self._task_arn: str | None = None
+        self._check()
+
+    def _check(self) -> None:
+        check_arguments({name: getattr(self, name) for name in _CHECKED})
+
+    @cached_property
+    def hook(self):
+        from airflow_provider_ecsops.fargate.hook import FargateHook
+
+        return FargateHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
+
+    # -- start or attach -----------------------------------------------------------------------------------
+    def execute(self, context) -> dict[str, Any]:
+        from airflow_provider_ecsops.fargate.outcome import normalize_task
+        from airflow_provider_ecsops.fargate.run_key import RunKey
+
+        self._check()  # templates are rendered now
+        key = RunKey.from_context(context, self.retries)
+        taskdef = self.hook.describe_task_definition(self.task_definition)
+        state = self._task_state(taskdef)
+        task, reused = self._attach_or_start(context, key, taskdef, state)
+        self._task_arn = task["taskArn"]
+        state["log"] = self._log_location(taskdef, state["container"], task["taskArn"])
+        self._persist_links(context, task, state["log"])
+        if task["lastStatus"] == "STOPPED":
+            return self._complete(context, normalize_task(task), state, self._read_logs(state), reused)
+        if self.deferrable:
+            self._defer(context, key, state)
+        return self._wait(context, task, state)
+
+    def _task_state(self, taskdef: dict[str, Any]) -> dict[str, Any]:
+        """Which container runs the command, and which containers decide success."""
+        names = [c["name"] for c in taskdef["containerDefinitions"]]
+        essential = [c["name"] for c in taskdef["containerDefinitions"] if c.get("essential", True)]
+        family = f"{taskdef['family']}:{taskdef['revision']}"
+        container = self.container_name
+        if container is None:
+            if len(essential) != 1:
+                raise FargateConfigError(
+                    f"container_name: task definition {family} has {len(essential)} essential containers "
+                    f"({', '.join(essential)}). Fix: set container_name to the one that runs the command"
+                )
+            container = essential[0]
+        elif container not in names:
+            raise FargateConfigError(
+                f"container_name: {container!r} is not in task definition {family}. "
+                f"Fix: use one of {', '.join(names)}"
+            )
+        return {
+            "container": container,
+            "essential": essential,
+            "task_definition": taskdef["taskDefinitionArn"],
+        }
+
+    def _attach_or_start(self, context, key, taskdef, state) -> tuple[dict[str, Any], bool]:
+        """Reattach to this key's running task, reuse its finished one, or start a new one."""
+        from airflow_provider_ecsops.fargate.outcome import TaskOutcome, normalize_task
+
+        previous = self.hook.find_tasks(self.cluster, key.value)
+        active = [t for t in previous if t["lastStatus"] != "STOPPED" and t.get("desiredStatus") != "STOPPED"]
+        if active:
+            self.log.info("Reattaching to %s, started earlier for %s", active[-1]["taskArn"], key.describe())
+            return active[-1], False
+        finished = [t for t in previous if t["lastStatus"] == "STOPPED"]
+        if finished:
+            last = finished[-1]
+            verdict = TaskOutcome.from_task(
+                normalize_task(last), state["essential"], self.skip_on_exit_code
+            ).verdict
+            if verdict != "failed":
+                self.log.info(
+                    "%s already finished (%s) for %s; using its result",
+                    last["taskArn"],
+                    verdict,
+                    key.describe(),
+                )
+                return last, True
+            if not self.rerun_failed_on_retry:
+                self.log.info(
+                    "%s failed earlier and rerun_failed_on_retry is off; reporting it", last["taskArn"]
+                )
+                return last, True
+            self.log.info("%s failed earlier; starting a fresh container", last["taskArn"])
+        request = self._run_task_request(key, state["container"], attempt=len(previous))
+        deadline = time.monotonic() + min(
+            self.run_task_timeout, self._remaining_time(context) or float("inf")
+        )
+        task = self.hook.run_task(request, deadline=deadline)
+        self.log.info("Started ECS task %s (%s) for %s", task["taskArn"], state["container"], key.describe())
+        return task, False
+
+    def _run_task_request(self, key, container: str, attempt: int) -> dict[str, Any]:
+        override: dict[str, Any] = {"name": container}
+        if self.command is not None:
+            override["command"] = list(self.command)
+        if self.environment:
+            override["environment"] = [{"name": k, "value": v} for k, v in self.environment.items()]
+        overrides: dict[str, Any] = {"containerOverrides": [override]}
+        if self.cpu is not None:
+            overrides["cpu"] = str(self.cpu)
+        if self.memory is not None:
+            overrides["memory"] = str(self.memory)
+        vpc: dict[str, Any] = {
+            "subnets": list(self.subnets),
+            "assignPublicIp": "ENABLED" if self.assign_public_ip else "DISABLED",
+        }
+        if self.security_groups:
+            vpc["securityGroups"] = list(self.security_groups)
+        request: dict[str, Any] = {
+            "cluster": self.cluster,
+            "taskDefinition": self.task_definition,
+            "count": 1,
+            "startedBy": key.value,
+            "clientToken": key.client_token(attempt),
+            "networkConfiguration": {"awsvpcConfiguration": vpc},
+            "overrides": overrides,
+            "tags": key.tags() + [{"key": k, "value": v} for k, v in (self.tags or {}).items()],
+        }
+        if self.capacity_provider_strategy:
+            request["capacityProviderStrategy"] = list(self.capacity_provider_strategy)
+        else:
+            request["launchType"] = self.launch_type or "FARGATE"
+        if self.platform_version:
+            request["platformVersion"] = self.platform_version
+        if self.propagate_tags:
+            request["propagateTags"] = self.propagate_tags
+        return request
+
+    # -- waiting -------------------------------------------------------------------------------------------
+    def _defer(self, context, key, state) -> None:
+        from airflow_provider_ecsops.fargate.trigger import FargateTaskTrigger
+
+        remaining = self._remaining_time(context)
+        trigger = FargateTaskTrigger(
+            cluster=self.cluster,
+            task_arn=self._task_arn,
+            aws_conn_id=self.aws_conn_id,
+            region_name=self.region_name,
+            poll_interval=self.poll_interval,
+            deadline=None if remaining is None else time.time() + remaining,
+            stop_on_kill=self.stop_on_kill,
+            stop_reason=key.describe(),
+            resume=state,
+        )
+        self.defer(trigger=trigger, method_name="execute_complete")
+
+    def _wait(self, context, task: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
+        """Synchronous mode: poll, stream new log lines into the task log, stop the container on timeout."""
+        from airflow_provider_ecsops.compat import AirflowException, AirflowTaskTimeout
+        from airflow_provider_ecsops.fargate.outcome import normalize_task
+        from airflow_provider_ecsops.fargate.retry import backoff, error_text, is_transient
+
+        tail: deque[str] = deque(maxlen=max(self.log_lines_on_failure, 1))
+        reader = self._log_reader(state)
+        delays = None
+        try:
+            while task["lastStatus"] != "STOPPED":
+                self._stream(reader, tail)
+                time.sleep(self.poll_interval if delays is None else next(delays))
+                try:
+                    tasks, failures = self.hook.describe_tasks(self.cluster, [self._task_arn])
+                except Exception as exc:
+                    if not is_transient(exc):
+                        raise
+                    delays = delays or backoff(
+                        max(self.hook.retry_base, self.poll_interval), self.hook.retry_cap
+                    )
+                    self.log.warning(
+                        "DescribeTasks: %s; the container keeps running, waiting", error_text(exc)
+                    )
+                    continue
+                delays = None
+                if failures:
+                    raise AirflowException(f"ECS no longer knows task {self._task_arn}: {failures}")
+                task = tasks[0]
+        except AirflowTaskTimeout:
+            # A kill is handled by on_kill; a permanent AWS error leaves the container for the retry to reattach.
+            if self.stop_on_kill:
+                self._stop("execution_timeout reached")
+            raise
+        self._stream(reader, tail, drain=True)
+        return self._complete(context, normalize_task(task), state, list(tail), reused=False)
+
+    def execute_complete(self, context, event: dict[str, Any]) -> dict[str, Any]:
+        """Deferrable mode: the trigger reports the stopped task (or a timeout, or an error)."""
+        from airflow_provider_ecsops.compat import AirflowException, AirflowTaskTimeout
+
+        self._task_arn = event["task_arn"]
+        state = event["resume"]
+        lines = self._read_logs(state)
+        if event["status"] == "stopped":
+            return self._complete(context, event["task"], state, lines, reused=False)
+        tail = "\n".join(f"    {line}" for line in lines) or "    (no log lines)"
+        if event["status"] == "timeout":
+            stopped = (
+                "was stopped" if event.get("stopped") else "could NOT be stopped (see the triggerer log)"
+            )
+            raise AirflowTaskTimeout(
+                f"ECS task {self._task_arn} ran past execution_timeout and {stopped}. Last log lines:\n{tail}"
+            )
+        raise AirflowException(f"Waiting for ECS task {self._task_arn} failed: {event['message']}")
+
+    # -- completion (both modes) ---------------------------------------------------------------------------
+    def _complete(self, context, task, state, log_lines: list[str], reused: bool) -> dict[str, Any]:
+        from airflow_provider_ecsops.compat import AirflowException, AirflowSkipException
+        from airflow_provider_ecsops.fargate.outcome import TaskOutcome
+
+        outcome = TaskOutcome.from_task(task, state["essential"], self.skip_on_exit_code)
+        outcome.reused = reused
+        outcome.log_tail = log_lines[-self.log_lines_on_failure :] if self.log_lines_on_failure else []
+        if outcome.verdict == "success":
+            self.log.info("ECS task %s succeeded: %s", outcome.task_arn, outcome.exit_codes)
+            return outcome.xcom()
+        context["ti"].xcom_push(key="fargate_task", value=outcome.xcom())
+        if outcome.verdict == "skipped":
+            raise AirflowSkipException(f"ECS task {outcome.task_arn}: {outcome.explanation}")
+        raise AirflowException(outcome.failure_message())
+
+    def on_kill(self) -> None:
+        if self._task_arn and self.stop_on_kill:
+            self._stop("task instance was killed")
+
+    def _stop(self, why: str) -> None:
+        try:
+            self.hook.stop_task(self.cluster, self._task_arn, f"Airflow {self.dag_id}.{self.task_id}: {why}")
+        except Exception:
+            self.log.exception("Could not stop ECS task %s", self._task_arn)
+
+    # -- logs and links ------------------------------------------------------------------------------------
+    def _log_location(self, taskdef, container: str, task_arn: str) -> dict[str, Any] | None:
+        from airflow_provider_ecsops.fargate.logs import LogLocation
+
+        location = LogLocation.of(taskdef, container, task_arn)
+        if location is None:
+            self.log.info(
+                "Container %s does not log to awslogs with a stream prefix; no logs to show", container
+            )
+        return None if location is None else location.as_dict()
+
+    def _log_reader(self, state):
+        from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
+
+        from airflow_provider_ecsops.fargate.logs import LogLocation, LogReader
+
+        if not state.get("log"):
+            return None
+        location = LogLocation(**state["log"])
+        hook = AwsLogsHook(aws_conn_id=self.aws_conn_id, region_name=location.region or self.region_name)
+        return LogReader(hook.conn, location)
+
+    def _stream(self, reader, tail: deque[str], drain: bool = False) -> None:
+        """Copy new container log lines into the task log; ``drain`` waits briefly for late CloudWatch lines."""
+        if reader is None:
+            return
+        for attempt in range(5 if drain else 1):
+            lines = reader.read_new()
+            for line in lines:
+                self.log.info("[%s] %s", reader.location.stream.split("/")[-2], line)
+            tail.extend(lines)
+            if drain and not lines and attempt > 0:
+                return
+            if drain:
+                time.sleep(min(1.0, self.poll_interval))
+
+    def _read_logs(self, state) -> list[str]:
+        """Write all of the container's lines into the task log at once; returns the last ones."""
+        tail: deque[str] = deque(maxlen=max(self.log_lines_on_failure, 1))
+        self._stream(self._log_reader(state), tail)
+        return list(tail)
+
+    def _persist_links(self, context, task, log: dict[str, Any] | None) -> None:
+        if not self.do_xcom_push:
+            return
+        region = self.hook.conn_region_name
+        common = {"region": region, "partition": self.hook.conn_partition}
+        # New-format ARNs carry the cluster name (task/<cluster>/<id>); old ones only the id.
+        parts = task["taskArn"].split(":task/", 1)[1].split("/")
+        cluster = parts[0] if len(parts) == 2 else self.cluster.rsplit("/", 1)[-1]
+        ti = context["ti"]
+        ti.xcom_push(key=FargateTaskLink.key, value={**common, "cluster": cluster, "task_id": parts[-1]})
+        if log:
+            ti.xcom_push(
+                key=FargateLogStreamLink.key,
+                value={
+                    **common,
+                    "log_region": log["region"] or region,
+                    "group": log["group"],
+                    "stream": log["stream"],
+                },
+            )
+
+    def _remaining_time(self, context) -> float | None:
+        """Seconds left of execution_timeout for this try, or None when there is no timeout."""
+        if not isinstance(self.execution_timeout, timedelta):
+            return None
+        start = getattr(context["ti"], "start_date", None)
+        if start is None:
+            return self.execution_timeout.total_seconds()
+        from datetime import datetime
+
+        return max(0.0, (start + self.execution_timeout - datetime.now(UTC)).total_seconds())

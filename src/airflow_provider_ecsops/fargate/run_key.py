@@ -1,0 +1,59 @@
+"""The deterministic identity of one offloaded run, shared by every try of the same task instance.
+
+The key goes into RunTask's ``startedBy`` (so the operator can find the task again with ListTasks), into its
+``clientToken`` (so a retried RunTask never starts a second container) and into a tag.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+PREFIX = "ecsops-"
+
+
+@dataclass(frozen=True)
+class RunKey:
+    dag_id: str
+    task_id: str
+    run_id: str
+    map_index: int
+    clear_number: int
+
+    @classmethod
+    def from_context(cls, context, retries: int) -> RunKey:
+        """Build the key of the running task instance.
+
+        ``clear_number`` is ``max_tries - retries``: it stays the same across automatic retries and zombie
+        retries, and grows when someone clears the task instance, so a deliberate clear runs a new container
+        while a retry reattaches to (or reuses) the previous one. The try number is not part of the key.
+        """
+        ti = context["ti"]
+        max_tries = getattr(ti, "max_tries", None)
+        clear_number = max(0, max_tries - retries) if isinstance(max_tries, int) else 0
+        map_index = getattr(ti, "map_index", -1)
+        return cls(
+            ti.dag_id, ti.task_id, context["run_id"], -1 if map_index is None else map_index, clear_number
+        )
+
+    @property
+    def value(self) -> str:
+        """``ecsops-`` and 32 hex digits: valid as startedBy (128 max) and within clientToken's 64 characters."""
+        raw = "\n".join((self.dag_id, self.task_id, self.run_id, str(self.map_index), str(self.clear_number)))
+        return PREFIX + hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+    def client_token(self, attempt: int) -> str:
+        """RunTask's clientToken for the ``attempt``-th container of this key (0 first, +1 per fresh rerun)."""
+        return f"{self.value}-{attempt}"
+
+    def tags(self) -> list[dict[str, str]]:
+        return [
+            {"key": "ecsops:run-key", "value": self.value},
+            {"key": "airflow:dag_id", "value": self.dag_id[:256]},
+            {"key": "airflow:task_id", "value": self.task_id[:256]},
+            {"key": "airflow:run_id", "value": self.run_id[:256]},
+        ]
+
+    def describe(self) -> str:
+        index = f"[{self.map_index}]" if self.map_index >= 0 else ""
+        return f"{self.dag_id}.{self.task_id}{index} run {self.run_id}"

@@ -1,0 +1,160 @@
+"""The trigger a deferred FargateOffloadOperator waits on.
+
+It waits through the shared :class:`~airflow_provider_ecsops.fargate.poller.TaskPoller`, never fails on a
+transient AWS error, stops the container at its deadline (the task's execution_timeout), and stops it when the
+task instance is killed (Airflow 3.3+ calls :meth:`on_kill`; older Airflow cancels the trigger, and the trigger
+then stops the container only if the task instance has left the deferred state, so a triggerer restart does
+not stop healthy work). Every outcome is an event; the trigger never raises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_ecsops.compat import AIRFLOW_V_3
+
+_USER_ACTION = "__airflow_user_action__"  # Airflow 3.3+ cancels with this before calling on_kill()
+
+
+class FargateTaskTrigger(BaseTrigger):
+    """Wait for one Fargate task to stop.
+
+    :param cluster: ECS cluster name or ARN.
+    :param task_arn: the task to watch.
+    :param aws_conn_id: Airflow AWS connection.
+    :param region_name: AWS region.
+    :param poll_interval: seconds between batched DescribeTasks calls.
+    :param deadline: epoch seconds after which the container is stopped and a timeout event sent.
+    :param stop_on_kill: stop the container when the task instance is killed.
+    :param stop_reason: who is waiting, put into StopTask's reason (names the task instance).
+    :param resume: plain JSON the operator needs to complete; echoed in every event.
+    """
+
+    def __init__(
+        self,
+        cluster: str,
+        task_arn: str,
+        aws_conn_id: str | None,
+        region_name: str | None,
+        poll_interval: float,
+        deadline: float | None = None,
+        stop_on_kill: bool = True,
+        stop_reason: str = "",
+        resume: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.cluster = cluster
+        self.task_arn = task_arn
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.poll_interval = poll_interval
+        self.deadline = deadline
+        self.stop_on_kill = stop_on_kill
+        self.stop_reason = stop_reason
+        self.resume = resume or {}
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "cluster": self.cluster,
+                "task_arn": self.task_arn,
+                "aws_conn_id": self.aws_conn_id,
+                "region_name": self.region_name,
+                "poll_interval": self.poll_interval,
+                "deadline": self.deadline,
+                "stop_on_kill": self.stop_on_kill,
+                "stop_reason": self.stop_reason,
+                "resume": self.resume,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow_provider_ecsops.fargate.poller import PollerKey, TaskPoller
+
+        poller = TaskPoller.get(
+            PollerKey(self.cluster, self.region_name, self.aws_conn_id), self.poll_interval
+        )
+        timeout = None if self.deadline is None else max(0.0, self.deadline - time.time())
+        try:
+            result = await asyncio.wait_for(poller.wait_stopped(self.task_arn), timeout=timeout)
+        except TimeoutError:
+            stopped = await self._stop("execution_timeout reached")
+            yield self._event("timeout", stopped=stopped)
+            return
+        except asyncio.CancelledError as exc:
+            user_action = bool(exc.args) and exc.args[0] == _USER_ACTION
+            if not user_action and self.stop_on_kill and await self._left_deferred_state():
+                await self._stop("task instance was killed")
+            raise
+        if "error" in result:
+            yield self._event("error", message=result["error"])
+        else:
+            yield self._event("stopped", task=result["task"])
+
+    def _event(self, status: str, **payload: Any) -> TriggerEvent:
+        return TriggerEvent({"status": status, "task_arn": self.task_arn, "resume": self.resume, **payload})
+
+    async def on_kill(self) -> None:
+        """Airflow 3.3+: the user marked, cleared or killed the deferred task instance."""
+        if self.stop_on_kill:
+            await self._stop("task instance was killed")
+
+    async def _stop(self, why: str) -> bool:
+        """Stop the container; returns whether ECS accepted the request (failures are logged, not raised)."""
+        from asgiref.sync import sync_to_async
+
+        from airflow_provider_ecsops.fargate.hook import FargateHook
+
+        hook = FargateHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
+        try:
+            await sync_to_async(hook.stop_task, thread_sensitive=False)(
+                self.cluster, self.task_arn, f"Airflow {self.stop_reason}: {why}"
+            )
+            return True
+        except Exception:
+            self.log.exception("Could not stop ECS task %s", self.task_arn)
+            return False
+
+    async def _left_deferred_state(self) -> bool:
+        """Whether the task instance is no longer deferred (a kill), as opposed to a triggerer shutting down."""
+        from airflow.utils.state import TaskInstanceState
+        from asgiref.sync import sync_to_async
+
+        ti = getattr(self, "task_instance", None)
+        if ti is None:
+            return False
+        try:
+            state = await sync_to_async(_task_state, thread_sensitive=False)(ti)
+        except Exception:
+            self.log.exception("Could not read the task instance state; leaving the container running")
+            return False
+        return state != TaskInstanceState.DEFERRED
+
+
+def _task_state(ti) -> str | None:
+    if AIRFLOW_V_3:
+        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+        states = RuntimeTaskInstance.get_task_states(
+            dag_id=ti.dag_id, task_ids=[ti.task_id], run_ids=[ti.run_id], map_index=ti.map_index
+        )
+        return states[ti.run_id][ti.task_id]
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return session.scalar(
+            select(TaskInstance.state).where(
+                TaskInstance.dag_id == ti.dag_id,
+                TaskInstance.task_id == ti.task_id,
+                TaskInstance.run_id == ti.run_id,
+                TaskInstance.map_index == ti.map_index,
+            )
+        )
