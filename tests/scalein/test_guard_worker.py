@@ -92,10 +92,56 @@ def test_sigterm_with_one_running_and_one_received_is_lossless(fake_agent, start
     assert first.process.poll() is None, "while the running task still runs"
     assert first.process.wait(30) == 0
     assert "returned 1 received-not-started message(s)" in first.log()
-    assert [e[0] for e in executions(broker)] == [running], "the waiting task did not run on the stopping worker"
+    assert [e[0] for e in executions(broker)] == [running], (
+        "the waiting task did not run on the stopping worker"
+    )
 
     start_worker("after", fake_agent.add_task())
     wait_until(lambda: len(executions(broker)) >= 2, timeout=20, what="the returned task executed")
     time.sleep(1)
     ran = [e[0] for e in executions(broker)]
     assert sorted(ran) == sorted([running, waiting]), f"each task exactly once, got {ran}"
+
+
+def test_not_on_ecs_means_no_calls_and_no_errors(fake_agent, start_worker, send, broker):
+    worker = start_worker("plain", None, self_retire="true", service="airflow-workers")
+    task_id = send(seconds=0.0)
+    wait_until(lambda: executions(broker), timeout=15, what="task run")
+    worker.wait_for_log("draining -> released", timeout=15)
+    time.sleep(2)  # several released ticks, where self-retire would have run
+    assert executions(broker)[0][0] == task_id
+    assert fake_agent.state()["history"] == []
+    log = worker.log()
+    assert log.count("not running on ECS") == 1
+    assert "[error" not in log and "Traceback" not in log
+
+
+def test_access_denied_is_reported_and_work_continues(fake_agent, start_worker, send, broker):
+    fake_agent.inject_fault("AccessDeniedException", times=100)
+    worker = start_worker("denied", fake_agent.add_task())
+    task_id = send(seconds=0.0)
+    wait_until(lambda: executions(broker), timeout=15, what="task run")
+    assert executions(broker)[0][0] == task_id
+    assert "give the task role ecs:UpdateTaskProtection and ecs:GetTaskProtection" in worker.log()
+    assert fake_agent.protected_tasks() == []
+
+
+def test_throttled_agent_is_retried_by_the_worker(fake_agent, start_worker, send, broker):
+    fake_agent.inject_fault("ThrottlingException", times=2)
+    start_worker("throttled", fake_agent.add_task())
+    task_arn = next(iter(fake_agent.tasks))
+    history = fake_agent.state()["history"]
+    assert [e["call"] for e in history[:3]] == ["fault", "fault", "UpdateTaskProtection"]
+    assert history[2]["enabled"] is True and history[2]["task"] == task_arn
+
+
+def test_task_outliving_the_stop_timeout_is_returned_before_sigkill(fake_agent, start_worker, send, broker):
+    worker = start_worker("overdue", fake_agent.add_task(), stop_timeout_seconds="5", stop_margin_seconds="2")
+    task_id = send(seconds=60.0)
+    wait_until(lambda: executions(broker), timeout=15, what="task start")
+    terminated_at = time.monotonic()
+    worker.terminate()
+    worker.process.wait(20)
+    assert 2.5 < time.monotonic() - terminated_at < 15
+    assert f"still running ['{task_id}']" in worker.log()
+    assert redis.Redis.from_url(broker).llen(QUEUE) == 1, "its message is back in the queue, not in limbo"

@@ -64,7 +64,11 @@ class SqsBacklog:
     def count(self, queues: list[str]) -> int:
         total = 0
         for queue in queues:
-            url = self.queue_url_prefix + queue if self.queue_url_prefix else self._sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+            url = (
+                self.queue_url_prefix + queue
+                if self.queue_url_prefix
+                else self._sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+            )
             attributes = self._sqs.get_queue_attributes(
                 QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
             )["Attributes"]
@@ -102,7 +106,11 @@ class MetadataDbBacklog:
 
     def count(self, queues: list[str]) -> int:
         with self._engine.connect() as connection:
-            return int(connection.execute(self._statement, {"states": list(WAITING_STATES), "queues": queues}).scalar())
+            return int(
+                connection.execute(
+                    self._statement, {"states": list(WAITING_STATES), "queues": queues}
+                ).scalar()
+            )
 
 
 class RestApiBacklog:
@@ -139,7 +147,9 @@ def backlog_source(settings: ScaleInSettings, broker_url: str) -> BacklogSource:
         return MetadataDbBacklog(settings.backlog_url or conf.get("database", "sql_alchemy_conn"))
     if settings.backlog_source == "rest_api":
         if not settings.backlog_url:
-            raise ValueError("[ecsops] scalein_backlog_source = rest_api needs scalein_backlog_url (API base URL)")
+            raise ValueError(
+                "[ecsops] scalein_backlog_source = rest_api needs scalein_backlog_url (API base URL)"
+            )
         return RestApiBacklog(settings.backlog_url, settings.backlog_api_token)
     url = settings.backlog_url or broker_url
     if url.startswith(("redis://", "rediss://")):

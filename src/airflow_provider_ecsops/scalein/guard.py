@@ -53,7 +53,9 @@ def return_to_queue(request: Any) -> None:
         channel = message.channel
         queue = channel.canonical_queue_name(info["routing_key"]) if "routing_key" in info else None
         channel.sqs(queue=queue).change_message_visibility(
-            QueueUrl=info["sqs_queue"], ReceiptHandle=info["sqs_message"]["ReceiptHandle"], VisibilityTimeout=0
+            QueueUrl=info["sqs_queue"],
+            ReceiptHandle=info["sqs_message"]["ReceiptHandle"],
+            VisibilityTimeout=0,
         )
         channel.qos.ack(message.delivery_tag)
         request.acknowledged = True
@@ -134,7 +136,9 @@ class ScaleInGuard(bootsteps.StartStopStep):
         if self.shutdown_at is None and how == "Warm":
             self.shutdown_at = time.monotonic()
             self.waiting_at_shutdown = waiting_requests()
-            threading.Thread(target=self._deadline_watchdog, name="ecsops-scalein-deadline", daemon=True).start()
+            threading.Thread(
+                target=self._deadline_watchdog, name="ecsops-scalein-deadline", daemon=True
+            ).start()
 
     def tick(self) -> None:
         if self.shutdown_at is not None:
@@ -175,7 +179,10 @@ class ScaleInGuard(bootsteps.StartStopStep):
         return self.backlog.count([q.name for q in self.queues])
 
     def _renewal_due(self) -> bool:
-        return self.protection.enabled and self.protection.seconds_left() < self.settings.renew_before_minutes * 60
+        return (
+            self.protection.enabled
+            and self.protection.seconds_left() < self.settings.renew_before_minutes * 60
+        )
 
     def _protect(self, enabled: bool) -> None:
         try:
@@ -197,7 +204,9 @@ class ScaleInGuard(bootsteps.StartStopStep):
         consumer.consume()
 
     def _maybe_retire(self, now: float) -> None:
-        if not self.settings.self_retire or now - self.last_retire_try < self.settings.idle_verify_seconds:
+        if not (self.settings.self_retire and self.protection.enabled):
+            return
+        if now - self.last_retire_try < self.settings.idle_verify_seconds:
             return
         self.last_retire_try = now
         from airflow_provider_ecsops.scalein.retire import RetireLockBusy, service_scaler
@@ -212,7 +221,9 @@ class ScaleInGuard(bootsteps.StartStopStep):
                 self.settings.aws_conn_id or None,
             )
             if scaler.retire_one(self.settings.retire_lock_url or self.consumer.app.conf.broker_url):
-                worker_state.should_stop = 0  # warm shutdown, the way Celery's own SIGTERM handler asks for it
+                worker_state.should_stop = (
+                    0  # warm shutdown, the way Celery's own SIGTERM handler asks for it
+                )
         except RetireLockBusy as exc:
             log.info("ecsops scale-in: not retiring now: %s", exc)
         except Exception:

@@ -16,7 +16,9 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 # Error codes worth another attempt; anything else (AccessDeniedException, invalid parameters) is final.
-RETRYABLE_CODES = frozenset({"ThrottlingException", "RequestLimitExceeded", "ServerException", "ServiceUnavailable"})
+RETRYABLE_CODES = frozenset(
+    {"ThrottlingException", "RequestLimitExceeded", "ServerException", "ServiceUnavailable"}
+)
 
 
 class ProtectionError(RuntimeError):
@@ -73,14 +75,15 @@ class TaskProtection:
     @cached_property
     def identity(self) -> EcsIdentity:
         if not self.metadata_uri:
-            raise ProtectionError("ECS_CONTAINER_METADATA_URI_V4 is not set: cannot find the task ARN for the API")
+            raise ProtectionError(
+                "ECS_CONTAINER_METADATA_URI_V4 is not set: cannot find the task ARN for the API"
+            )
         return EcsIdentity.from_metadata(self.metadata_uri)
 
     @cached_property
     def _ecs(self) -> Any:
-        from botocore.config import Config
-
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+        from botocore.config import Config
 
         config = Config(retries={"max_attempts": self.attempts, "mode": "standard"})
         return AwsBaseHook(aws_conn_id=self.aws_conn_id, client_type="ecs", config=config).conn
@@ -97,7 +100,9 @@ class TaskProtection:
         try:
             self._via_agent(enabled)
         except _AgentUnavailable as exc:
-            log.warning("ecsops scale-in: agent endpoint unavailable (%s), using ecs:UpdateTaskProtection", exc)
+            log.warning(
+                "ecsops scale-in: agent endpoint unavailable (%s), using ecs:UpdateTaskProtection", exc
+            )
             via = "api"
             self._via_api(enabled)
         self.protected = enabled

@@ -19,7 +19,9 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-_RELEASE_IF_OURS = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+_RELEASE_IF_OURS = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+)
 
 
 class RetireLockBusy(RuntimeError):
@@ -118,7 +120,9 @@ class ServiceScaler:
             deadline = time.monotonic() + settle_seconds
             while self.desired_count() != desired - 1 and time.monotonic() < deadline:
                 time.sleep(0.5)
-            log.info("ecsops scale-in: retiring, desiredCount %d -> %d (floor %d)", desired, desired - 1, floor)
+            log.info(
+                "ecsops scale-in: retiring, desiredCount %d -> %d (floor %d)", desired, desired - 1, floor
+            )
             return True
 
 

@@ -62,9 +62,13 @@ class ScaleInSettings:
                 f"got {self.backlog_source!r}"
             )
         if self.self_retire and not self.service:
-            raise ValueError("[ecsops] scalein_self_retire needs scalein_service (the workers' ECS service name)")
+            raise ValueError(
+                "[ecsops] scalein_self_retire needs scalein_service (the workers' ECS service name)"
+            )
         if self.stop_margin_seconds >= self.stop_timeout_seconds:
-            raise ValueError("[ecsops] scalein_stop_margin_seconds must be below scalein_stop_timeout_seconds")
+            raise ValueError(
+                "[ecsops] scalein_stop_margin_seconds must be below scalein_stop_timeout_seconds"
+            )
 
     @classmethod
     def from_airflow_conf(cls) -> ScaleInSettings:

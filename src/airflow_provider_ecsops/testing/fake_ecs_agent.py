@@ -31,7 +31,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -110,7 +110,7 @@ class FakeEcsAgent:
 
     def protected_tasks(self) -> list[str]:
         """ARNs of the tasks whose scale-in protection is on right now."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with self._lock:
             return sorted(t.arn for t in self.tasks.values() if t.protected_until and t.protected_until > now)
 
@@ -119,7 +119,11 @@ class FakeEcsAgent:
             return {
                 "protected": self.protected_tasks(),
                 "services": {
-                    n: {"desiredCount": s.desired_count, "minCapacity": s.min_capacity, "updates": s.update_count}
+                    n: {
+                        "desiredCount": s.desired_count,
+                        "minCapacity": s.min_capacity,
+                        "updates": s.update_count,
+                    }
                     for n, s in self.services.items()
                 },
                 "history": list(self.history),
@@ -160,7 +164,7 @@ class FakeEcsAgent:
         return None
 
     def _protection(self, task: _Task) -> dict[str, Any]:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         on = bool(task.protected_until and task.protected_until > now)
         return {
             "TaskArn": task.arn,
@@ -170,9 +174,7 @@ class FakeEcsAgent:
 
     def set_protection(self, task_arn: str, enabled: bool, expires_in_minutes: int, via: str) -> None:
         task = self.tasks[task_arn]
-        task.protected_until = (
-            datetime.now(timezone.utc) + timedelta(minutes=expires_in_minutes) if enabled else None
-        )
+        task.protected_until = datetime.now(UTC) + timedelta(minutes=expires_in_minutes) if enabled else None
         self._record(call="UpdateTaskProtection", via=via, task=task_arn, enabled=enabled)
 
     def agent_call(self, key: str, method: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -202,7 +204,12 @@ class FakeEcsAgent:
         if task is None:
             return 404, {}
         if path == "/task":
-            return 200, {"Cluster": self.cluster, "TaskARN": task.arn, "Family": "airflow-worker", "Revision": "1"}
+            return 200, {
+                "Cluster": self.cluster,
+                "TaskARN": task.arn,
+                "Family": "airflow-worker",
+                "Revision": "1",
+            }
         return 200, {"DockerId": key, "Name": "worker", "Labels": {"com.amazonaws.ecs.task-arn": task.arn}}
 
     def api_call(self, target: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -221,7 +228,10 @@ class FakeEcsAgent:
                 fault = next((f for arn in params["tasks"] if (f := self._take_fault(arn))), None)
                 if fault:
                     self._record(call="fault", via="api", code=fault.code)
-                    return _FAULT_STATUS.get(fault.code, 500), {"__type": fault.code, "message": fault.message}
+                    return _FAULT_STATUS.get(fault.code, 500), {
+                        "__type": fault.code,
+                        "message": fault.message,
+                    }
             response = getattr(self, f"_api_{operation}")(params)
         problem = _validate(response, model.output_shape)
         assert not problem, f"fake {operation} response does not match botocore's output shape: {problem}"
@@ -229,7 +239,9 @@ class FakeEcsAgent:
 
     def _api_UpdateTaskProtection(self, params: dict[str, Any]) -> dict[str, Any]:
         for arn in params["tasks"]:
-            self.set_protection(arn, params["protectionEnabled"], params.get("expiresInMinutes", 120), via="api")
+            self.set_protection(
+                arn, params["protectionEnabled"], params.get("expiresInMinutes", 120), via="api"
+            )
         return self._api_GetTaskProtection(params, record=False)
 
     def _api_GetTaskProtection(self, params: dict[str, Any], record: bool = True) -> dict[str, Any]:
@@ -239,18 +251,33 @@ class FakeEcsAgent:
         return {
             "protectedTasks": [
                 {"taskArn": p["TaskArn"], "protectionEnabled": p["ProtectionEnabled"]}
-                | ({"expirationDate": datetime.fromisoformat(p["ExpirationDate"])} if p["ExpirationDate"] else {})
+                | (
+                    {"expirationDate": datetime.fromisoformat(p["ExpirationDate"])}
+                    if p["ExpirationDate"]
+                    else {}
+                )
                 for p in found
             ],
-            "failures": [{"arn": a, "reason": "TASK_NOT_VALID"} for a in params.get("tasks", []) if a not in self.tasks],
+            "failures": [
+                {"arn": a, "reason": "TASK_NOT_VALID"} for a in params.get("tasks", []) if a not in self.tasks
+            ],
         }
 
     def _api_DescribeServices(self, params: dict[str, Any]) -> dict[str, Any]:
         self._record(call="DescribeServices", via="api")
-        found = [self.services[n.rsplit("/", 1)[-1]] for n in params["services"] if n.rsplit("/", 1)[-1] in self.services]
+        found = [
+            self.services[n.rsplit("/", 1)[-1]]
+            for n in params["services"]
+            if n.rsplit("/", 1)[-1] in self.services
+        ]
         return {
             "services": [
-                {"serviceName": s.name, "clusterArn": s.cluster, "desiredCount": s.desired_count, "status": "ACTIVE"}
+                {
+                    "serviceName": s.name,
+                    "clusterArn": s.cluster,
+                    "desiredCount": s.desired_count,
+                    "status": "ACTIVE",
+                }
                 for s in found
             ],
             "failures": [],
@@ -261,7 +288,9 @@ class FakeEcsAgent:
         if "desiredCount" in params:
             service.desired_count = params["desiredCount"]
             service.update_count += 1
-        self._record(call="UpdateService", via="api", service=service.name, desiredCount=service.desired_count)
+        self._record(
+            call="UpdateService", via="api", service=service.name, desiredCount=service.desired_count
+        )
         return {"service": {"serviceName": service.name, "desiredCount": service.desired_count}}
 
     def _api_DescribeScalableTargets(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -275,7 +304,7 @@ class FakeEcsAgent:
                 "MinCapacity": s.min_capacity,
                 "MaxCapacity": s.max_capacity,
                 "RoleARN": "arn:aws:iam::123456789012:role/aas",
-                "CreationTime": datetime(2024, 1, 1, tzinfo=timezone.utc),
+                "CreationTime": datetime(2024, 1, 1, tzinfo=UTC),
             }
             for s in self.services.values()
             if s.min_capacity is not None
@@ -328,7 +357,9 @@ def _handler_for(fake: FakeEcsAgent) -> type[BaseHTTPRequestHandler]:
             try:
                 body = self._body()
             except json.JSONDecodeError:
-                return self._send(400, {"error": {"Code": "InvalidParameterException", "Message": "bad JSON"}})
+                return self._send(
+                    400, {"error": {"Code": "InvalidParameterException", "Message": "bad JSON"}}
+                )
             if self.path == "/_fake/state":
                 return self._send(200, fake.state())
             if self.path == "/_fake/faults" and method == "POST":
@@ -342,7 +373,9 @@ def _handler_for(fake: FakeEcsAgent) -> type[BaseHTTPRequestHandler]:
             if len(parts) >= 3 and parts[1] == "api" and self.path.endswith("/task-protection/v1/state"):
                 return self._send(*fake.agent_call(parts[2], method, body))
             if len(parts) >= 3 and parts[1] == "v4":
-                return self._send(*fake.metadata(parts[2], "/" + "/".join(parts[3:]) if len(parts) > 3 else ""))
+                return self._send(
+                    *fake.metadata(parts[2], "/" + "/".join(parts[3:]) if len(parts) > 3 else "")
+                )
             target = self.headers.get("X-Amz-Target", "")
             if method == "POST" and target.startswith((_ECS_TARGET, _AAS_TARGET)):
                 return self._send(*fake.api_call(target, body), content_type="application/x-amz-json-1.1")
@@ -363,7 +396,9 @@ def _handler_for(fake: FakeEcsAgent) -> type[BaseHTTPRequestHandler]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=51678)
-    parser.add_argument("--task-arn", action="append", default=[], help="a task identity to serve; repeatable")
+    parser.add_argument(
+        "--task-arn", action="append", default=[], help="a task identity to serve; repeatable"
+    )
     parser.add_argument("--service", action="append", default=[], help="NAME:DESIRED[:MIN]; repeatable")
     args = parser.parse_args(argv)
     fake = FakeEcsAgent(port=args.port).start()
