@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from airflow_provider_ecsops.heartbeat.alarm import alarm_cloudformation, heartbeat_alarm
+from airflow_provider_ecsops.heartbeat.metrics import HeartbeatMetrics
+from tests.heartbeat.conftest import REGION
+
+METRICS = HeartbeatMetrics(namespace="Test/Heartbeat", environment="prod")
+
+
+def test_alarm_kwargs():
+    kwargs = heartbeat_alarm(
+        "hb", "*/5 * * * *", metrics=METRICS, alarm_actions=("arn:aws:sns:us-east-1:1:t",)
+    )
+    assert kwargs["Period"] == 300
+    assert kwargs["TreatMissingData"] == "breaching"
+    assert (kwargs["DatapointsToAlarm"], kwargs["EvaluationPeriods"]) == (2, 3)
+    assert (kwargs["Statistic"], kwargs["ComparisonOperator"], kwargs["Threshold"]) == (
+        "Minimum",
+        "LessThanThreshold",
+        1.0,
+    )
+    assert kwargs["Dimensions"] == METRICS.base_dimensions("hb")
+    assert kwargs["ActionsEnabled"] is True
+
+
+def test_period_rounds_up_to_minutes():
+    assert heartbeat_alarm("hb", timedelta(seconds=90))["Period"] == 120
+
+
+def test_alarm_created_in_cloudwatch(aws):
+    import boto3
+
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    cloudwatch.put_metric_alarm(**heartbeat_alarm("hb", timedelta(minutes=1), metrics=METRICS))
+    (alarm,) = cloudwatch.describe_alarms()["MetricAlarms"]
+    assert alarm["AlarmName"] == "Test/Heartbeat hb heartbeat"
+    assert alarm["TreatMissingData"] == "breaching"
+    assert alarm["Dimensions"] == [{"Name": "Environment", "Value": "prod"}, {"Name": "Dag", "Value": "hb"}]
+
+
+def test_cloudformation_snippet():
+    kwargs = heartbeat_alarm("hb", "@hourly", metrics=METRICS)
+    template = json.loads(alarm_cloudformation(kwargs))
+    resource = template["Resources"]["HeartbeatAlarm"]
+    assert resource["Type"] == "AWS::CloudWatch::Alarm"
+    assert resource["Properties"]["Period"] == 3600
+    assert resource["Properties"]["TreatMissingData"] == "breaching"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"period": 60}, r"period=60 must be a multiple of 60 and at least the schedule interval \(300s\)"),
+        ({"period": 330}, r"period=330 must be a multiple of 60"),
+        ({"datapoints_to_alarm": 4}, r"datapoints_to_alarm \(4\) <= evaluation_periods \(3\)"),
+        ({"datapoints_to_alarm": 0}, r"need 1 <= datapoints_to_alarm"),
+    ],
+)
+def test_alarm_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        heartbeat_alarm("hb", "*/5 * * * *", **kwargs)
