@@ -197,9 +197,8 @@ class HttpProbe(Probe):
         from urllib.parse import unquote, urlsplit
 
         parts = urlsplit(self.url)
-        return [unquote(s) for s in (parts.username, parts.password) if s] + [
-            s for s in (parts.username, parts.password) if s
-        ]
+        raw = [s for s in (parts.username, parts.password) if s]
+        return raw + [unquote(s) for s in raw]
 
     def check(self) -> None:
         import urllib.error
