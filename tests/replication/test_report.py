@@ -1,0 +1,173 @@
+"""The race report on metadata written by real Airflow (see ``seed.py``): SQLite, PostgreSQL, REST API v2, MWAA."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pendulum
+import psycopg2
+import pytest
+
+from airflow_provider_ecsops.compat import AIRFLOW_V_3, conf
+from airflow_provider_ecsops.replication import cli
+from airflow_provider_ecsops.replication.classify import classify, tallies
+from airflow_provider_ecsops.replication.dags import TASK_ID
+from airflow_provider_ecsops.replication.observations import observations_from_db
+from airflow_provider_ecsops.replication.render import to_json
+from tests.replication.conftest import FAKE_TASK_ARN
+from tests.replication.seed import EXPECTED, PREFIX, TIME_SCALE, seed, seed_schedule
+
+ROOT = Path(__file__).parents[2]
+STUCK_AFTER = timedelta(minutes=10)  # the seeded "running" run stays running for the whole module
+
+
+@pytest.fixture(scope="module")
+def sqlite_plan(ecs_metadata_url):
+    """One period of the set written into the test run's SQLite metadata DB by Airflow itself."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ECS_CONTAINER_METADATA_URI_V4", ecs_metadata_url)
+        plan = seed()
+    return {**plan, "url": conf.get("database", "sql_alchemy_conn")}
+
+
+def _judge(plan: dict, observations):
+    race_schedule = seed_schedule(pendulum.parse(plan["start_date"]))
+    return classify(
+        race_schedule,
+        observations,
+        since=datetime.fromisoformat(plan["since"]),
+        until=datetime.fromisoformat(plan["until"]),
+        now=datetime.fromisoformat(plan["now"]),
+        stuck_after=STUCK_AFTER,
+    )
+
+
+def _dag_ids() -> list[str]:
+    return list(EXPECTED)
+
+
+def _assert_expected_classes(results, worker: str | None = None):
+    assert {r.dag.dag_id: r.cls for r in results} == EXPECTED
+    lost = next(r for r in results if r.cls == "lost")
+    assert lost.observation.record is None and lost.observation.start is not None
+    # The lost run carries no record; its worker is known to Airflow, its ECS task from that worker's records.
+    assert lost.worker and lost.ecs_task_arn == FAKE_TASK_ARN
+    if worker:
+        assert lost.worker == worker
+    stuck = {r.dag.dag_id: r.reason for r in results if r.cls == "stuck"}
+    assert "queued for 0:30:00" in stuck[f"{PREFIX}_b3"]
+    assert "without ever starting" in stuck[f"{PREFIX}_a2"]
+
+
+def test_classification_from_sqlite_metadata(sqlite_plan):
+    observations = observations_from_db(sqlite_plan["url"], _dag_ids(), TASK_ID)
+    completed = [
+        o for o in observations if o.state == "success" and o.run_id in sqlite_plan["run_ids"].values()
+    ]
+    assert completed and all(o.record and o.record["ecs_task_arn"] == FAKE_TASK_ARN for o in completed)
+    results = _judge(sqlite_plan, observations)
+    _assert_expected_classes(results, worker=completed[0].hostname)
+
+    by_offset = {k: t.as_dict() for k, t in tallies(results)["offset"].items()}
+    assert by_offset["A"] == {
+        "expected": 4,
+        "completed": 1,
+        "lost": 0,
+        "stuck": 1,
+        "failed": 1,
+        "never_scheduled": 0,
+        "running": 1,
+        "incidence": round(1 / 3, 4),
+    }
+    assert (by_offset["+2m"]["lost"], by_offset["+3m"]["stuck"], by_offset["+5m"]["never_scheduled"]) == (
+        1,
+        1,
+        1,
+    )
+    report = json.loads(
+        json.dumps(
+            to_json(
+                seed_schedule(pendulum.parse(sqlite_plan["start_date"])),
+                results,
+                datetime.fromisoformat(sqlite_plan["since"]),
+                datetime.fromisoformat(sqlite_plan["until"]),
+            )
+        )
+    )
+    assert report["tallies"]["all"]["all"]["lost"] == 1
+    assert {s["dag_id"]: s["class"] for s in report["slots"]} == EXPECTED
+    assert report["schedule"][4]["schedule"].startswith("every 10s")
+
+
+@pytest.fixture(scope="module")
+def postgres_plan(postgres_url, ecs_metadata_url):
+    """The same period written into a fresh PostgreSQL database, migrated and seeded by Airflow subprocesses."""
+    name = "ecsops_replication_test_af3" if AIRFLOW_V_3 else "ecsops_replication_test_af2"
+    admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        cur.execute(f"CREATE DATABASE {name}")
+    admin.close()
+    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    env = {
+        **os.environ,
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url,
+        # Airflow 3 also builds an async engine; nothing here uses it, and asyncpg is not a test dependency.
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": f"sqlite+aiosqlite:///{os.environ['AIRFLOW_HOME']}/unused-async.db",
+        "ECS_CONTAINER_METADATA_URI_V4": ecs_metadata_url,
+    }
+    airflow = Path(sys.executable).with_name("airflow")
+    migrate = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=240)
+    assert migrate.returncode == 0, migrate.stdout[-2000:] + migrate.stderr[-2000:]
+    seeded = subprocess.run(
+        [sys.executable, "-m", "tests.replication.seed"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert seeded.returncode == 0, seeded.stdout[-2000:] + seeded.stderr[-2000:]
+    plan = json.loads(seeded.stdout.split("SEED-PLAN ", 1)[1].splitlines()[0])
+    return {**plan, "url": url}
+
+
+@pytest.mark.services
+def test_classification_from_postgres_metadata(postgres_plan):
+    results = _judge(postgres_plan, observations_from_db(postgres_plan["url"], _dag_ids(), TASK_ID))
+    _assert_expected_classes(results)
+
+
+@pytest.mark.services
+def test_console_entry_point_writes_json_and_html(postgres_plan, tmp_path, capsys):
+    argv = [
+        "--db-url", postgres_plan["url"],
+        "--prefix", PREFIX,
+        "--time-scale", str(TIME_SCALE),
+        "--start-date", postgres_plan["start_date"],
+        "--since", postgres_plan["since"],
+        "--until", postgres_plan["until"],
+        "--stuck-after", str(STUCK_AFTER.total_seconds()),
+        "--json", str(tmp_path / "race.json"),
+        "--html", str(tmp_path / "race.html"),
+        "--fail-on-incident",
+    ]  # fmt: skip
+    assert cli.main(argv) == 1  # a lost and two stuck slots
+    out = capsys.readouterr().out
+    assert "Incidents:" in out and f"lost   {PREFIX}_b2" in out
+    offsets = [line.split() for line in out.splitlines() if line.startswith("+3m")]
+    assert offsets == [["+3m", "1", "0", "0", "1", "0", "0", "0", "100.0%"]]
+    report = json.loads((tmp_path / "race.json").read_text())
+    assert {s["dag_id"]: s["class"] for s in report["slots"]} == EXPECTED
+    assert "<svg" in (tmp_path / "race.html").read_text()
+
+
+def test_cli_needs_exactly_one_source():
+    with pytest.raises(SystemExit, match="exactly one source"):
+        cli.main(["--db-url", "sqlite://", "--api-url", "http://x"])
