@@ -21,7 +21,8 @@ Behaviour:
 - Faults: :meth:`FargateDouble.fail` makes the next N calls of an operation raise an AWS error (throttling,
   5xx) or a connection error; :meth:`FargateDouble.run_failure` makes RunTask answer with a ``failures`` entry
   (e.g. capacity unavailable).
-- :attr:`FargateDouble.calls` counts calls per operation, and ``described_arns`` counts task ARNs described.
+- :attr:`FargateDouble.calls` counts calls per operation, ``requests`` keeps each call's parameters, and
+  ``described_arns`` counts task ARNs described.
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ class FargateDouble:
         self.default_script = TaskScript()
         self.calls: Counter[str] = Counter()
         self.described_arns = 0
+        self.requests: list[tuple[str, dict]] = []
         self._scripts: deque[TaskScript] = deque()
         self._faults: dict[str, deque[Exception | tuple[str, int, str]]] = {}
         self._run_failures: deque[str] = deque()
@@ -131,6 +133,14 @@ class FargateDouble:
     def task_arns(self) -> list[str]:
         return list(self._tasks)
 
+    def requests_of(self, operation: str) -> list[dict]:
+        return [params for op, params in self.requests if op == operation]
+
+    def status(self, task_arn: str) -> dict[str, Any]:
+        """The task as DescribeTasks would show it now (without counting a call)."""
+        with self._lock:
+            return self._describe(self._tasks[task_arn])
+
     # -- installation --------------------------------------------------------------------------------------
     def __enter__(self) -> FargateDouble:
         _ACTIVE.append(self)
@@ -146,6 +156,7 @@ class FargateDouble:
             return None  # not ours: moto answers
         with self._lock:
             self.calls[operation] += 1
+            self.requests.append((operation, params))
             faults = self._faults.get(operation)
             if faults:
                 fault = faults.popleft()

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from airflow_provider_ecsops.testing.local_aws import local_aws
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    """Local AWS (moto + the Fargate double) with the demo resources, and short backoffs."""
+    from airflow_provider_ecsops.fargate.hook import FargateHook
+    from airflow_provider_ecsops.fargate.poller import TaskPoller
+
+    monkeypatch.setattr(FargateHook, "retry_base", 0.01)
+    monkeypatch.setattr(FargateHook, "retry_cap", 0.05)
+    monkeypatch.setattr(TaskPoller, "retry_base", 0.01)
+    monkeypatch.setattr(TaskPoller, "retry_cap", 0.05)
+    with local_aws() as env:
+        yield env
+
+
+@dataclass
+class TaskInstanceDouble:
+    """The slice of Airflow's task instance the operator reads in ``execute`` (for logic-level tests; the
+    end-to-end tests use real Airflow through ``dag.test()``)."""
+
+    dag_id: str = "etl"
+    task_id: str = "offload"
+    run_id: str = "manual__2024-01-01T00:00:00+00:00"
+    map_index: int = -1
+    max_tries: int = 0
+    start_date: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    xcom: dict[str, Any] = field(default_factory=dict)
+
+    def xcom_push(self, key: str, value: Any, **_: Any) -> None:
+        self.xcom[key] = value
+
+
+@pytest.fixture
+def context():
+    ti = TaskInstanceDouble()
+    return {"ti": ti, "run_id": ti.run_id}
+
+
+@pytest.fixture
+def make_operator(aws):
+    """Build a FargateOffloadOperator on the demo resources inside a DAG; keyword arguments override."""
+    from airflow_provider_ecsops.compat import DAG
+    from airflow_provider_ecsops.fargate.operator import FargateOffloadOperator
+
+    def make(**kwargs):
+        dag = DAG("etl", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc))
+        args = {
+            "task_id": "offload",
+            "cluster": aws.cluster,
+            "task_definition": aws.task_definition,
+            "subnets": aws.subnets,
+            "security_groups": aws.security_groups,
+            "command": ["python", "job.py"],
+            "poll_interval": 0.05,
+            "region_name": aws.region,
+            "dag": dag,
+        }
+        args.update(kwargs)
+        return FargateOffloadOperator(**args)
+
+    return make
