@@ -6,49 +6,23 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import pendulum
 import psycopg2
 import pytest
 
-from airflow_provider_ecsops.compat import AIRFLOW_V_3, conf
+from airflow_provider_ecsops.compat import AIRFLOW_V_3
 from airflow_provider_ecsops.replication import cli
-from airflow_provider_ecsops.replication.classify import classify, tallies
+from airflow_provider_ecsops.replication.classify import tallies
 from airflow_provider_ecsops.replication.dags import TASK_ID
 from airflow_provider_ecsops.replication.observations import observations_from_db
 from airflow_provider_ecsops.replication.render import to_json
-from tests.replication.conftest import FAKE_TASK_ARN
-from tests.replication.seed import EXPECTED, PREFIX, TIME_SCALE, seed, seed_schedule
+from tests.replication.conftest import FAKE_TASK_ARN, STUCK_AFTER, judge
+from tests.replication.seed import EXPECTED, PREFIX, TIME_SCALE, seed_schedule
 
 ROOT = Path(__file__).parents[2]
-STUCK_AFTER = timedelta(minutes=10)  # the seeded "running" run stays running for the whole module
-
-
-@pytest.fixture(scope="module")
-def sqlite_plan(ecs_metadata_url):
-    """One period of the set written into the test run's SQLite metadata DB by Airflow itself."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ECS_CONTAINER_METADATA_URI_V4", ecs_metadata_url)
-        plan = seed()
-    return {**plan, "url": conf.get("database", "sql_alchemy_conn")}
-
-
-def _judge(plan: dict, observations):
-    race_schedule = seed_schedule(pendulum.parse(plan["start_date"]))
-    return classify(
-        race_schedule,
-        observations,
-        since=datetime.fromisoformat(plan["since"]),
-        until=datetime.fromisoformat(plan["until"]),
-        now=datetime.fromisoformat(plan["now"]),
-        stuck_after=STUCK_AFTER,
-    )
-
-
-def _dag_ids() -> list[str]:
-    return list(EXPECTED)
 
 
 def _assert_expected_classes(results, worker: str | None = None):
@@ -65,12 +39,12 @@ def _assert_expected_classes(results, worker: str | None = None):
 
 
 def test_classification_from_sqlite_metadata(sqlite_plan):
-    observations = observations_from_db(sqlite_plan["url"], _dag_ids(), TASK_ID)
+    observations = observations_from_db(sqlite_plan["url"], list(EXPECTED), TASK_ID)
     completed = [
         o for o in observations if o.state == "success" and o.run_id in sqlite_plan["run_ids"].values()
     ]
     assert completed and all(o.record and o.record["ecs_task_arn"] == FAKE_TASK_ARN for o in completed)
-    results = _judge(sqlite_plan, observations)
+    results = judge(sqlite_plan, observations)
     _assert_expected_classes(results, worker=completed[0].hostname)
 
     by_offset = {k: t.as_dict() for k, t in tallies(results)["offset"].items()}
@@ -140,7 +114,7 @@ def postgres_plan(postgres_url, ecs_metadata_url):
 
 @pytest.mark.services
 def test_classification_from_postgres_metadata(postgres_plan):
-    results = _judge(postgres_plan, observations_from_db(postgres_plan["url"], _dag_ids(), TASK_ID))
+    results = judge(postgres_plan, observations_from_db(postgres_plan["url"], list(EXPECTED), TASK_ID))
     _assert_expected_classes(results)
 
 

@@ -19,6 +19,7 @@ COLOURS = {
     "running": "#2196f3",
 }
 NO_WORKER = "(no worker)"
+AXIS_TICKS = 4
 HEADERS = ("expected", *CLASSES, "incidence")
 
 
@@ -143,14 +144,18 @@ def timeline_svg(results: Sequence[SlotResult], width: int = 1400) -> str:
                 )
         parts.append("</g>")
         y += lane_h
-    axis = [
-        f'<text x="{label_w}" y="14" font-size="11">{t0.isoformat(timespec="seconds")}</text>',
-        f'<text x="{width - 10}" y="14" font-size="11" text-anchor="end">{t1.isoformat(timespec="seconds")}</text>',
-        f'<line x1="{label_w}" y1="20" x2="{width - 10}" y2="20" stroke="#333"/>',
-    ]
+    axis = [f'<line x1="{label_w}" y1="20" x2="{width - 10}" y2="20" stroke="#333"/>']
+    for i in range(AXIS_TICKS + 1):
+        when = t0 + (t1 - t0) * i / AXIS_TICKS
+        anchor = "start" if i == 0 else "end" if i == AXIS_TICKS else "middle"
+        axis.append(
+            f'<line x1="{x(when):.1f}" y1="20" x2="{x(when):.1f}" y2="{y}" stroke="#ccc" stroke-dasharray="2,3"/>'
+            f'<text x="{x(when):.1f}" y="14" font-size="11" text-anchor="{anchor}">'
+            f"{when.isoformat(timespec='seconds')}</text>"
+        )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" width="{width}" height="{y + 10}" '
-        f'font-family="sans-serif">{"".join(axis + parts)}</svg>'
+        f'font-family="sans-serif">{"".join(parts + axis)}</svg>'
     )
 
 

@@ -1,0 +1,100 @@
+"""The report's API sources: Airflow's REST API v2 (in-process API server) and MWAA InvokeRestApi (botocore)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+
+from airflow_provider_ecsops.compat import AIRFLOW_V_3
+from airflow_provider_ecsops.replication.dags import TASK_ID
+from airflow_provider_ecsops.replication.rest import (
+    HttpTransport,
+    MwaaTransport,
+    NotFound,
+    observations_from_api,
+)
+from tests.replication.conftest import FAKE_TASK_ARN, judge
+from tests.replication.seed import EXPECTED, PREFIX
+
+needs_api_v2 = pytest.mark.skipif(not AIRFLOW_V_3, reason="the REST API v2 is Airflow 3's (Airflow 2 has v1)")
+
+
+@pytest.fixture(scope="module")
+def api(sqlite_plan):
+    """Airflow's own API server app over the seeded SQLite DB, called in-process."""
+    from fastapi.testclient import TestClient
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
+        from airflow.api_fastapi.app import create_app
+
+        yield HttpTransport(TestClient(create_app("core")))
+
+
+@needs_api_v2
+def test_rest_api_v2_observations_classify_like_the_database(api, sqlite_plan):
+    observations = observations_from_api(api, list(EXPECTED), TASK_ID, since=sqlite_plan["since"])
+    results = judge(sqlite_plan, observations)
+    assert {r.dag.dag_id: r.cls for r in results} == EXPECTED
+    lost = next(r for r in results if r.cls == "lost")
+    # Records are fetched for failed task instances only; the failed-with-record run names the worker's task.
+    assert lost.ecs_task_arn == FAKE_TASK_ARN
+    with pytest.raises(NotFound):
+        api.get(f"/dags/{PREFIX}_b2/dagRuns/no-such-run", {})
+
+
+@needs_api_v2
+def test_mwaa_invoke_rest_api_request_shapes(api, sqlite_plan):
+    """Each API call becomes one ``InvokeRestApi`` with the exact botocore shape, answered with the real body."""
+    from botocore.stub import Stubber
+
+    transport = MwaaTransport("qa-race", region_name="eu-west-1")
+    stubber = Stubber(transport.client)
+    dag_ids = [f"{PREFIX}_a4", f"{PREFIX}_b2"]
+    window = {"logical_date_gte": sqlite_plan["since"]}
+    for dag_id in dag_ids:
+        run_id = sqlite_plan["run_ids"][dag_id]
+        for path, params in (
+            (f"/dags/{dag_id}/dagRuns", {**window, "limit": 100, "offset": 0}),
+            (
+                f"/dags/{dag_id}/dagRuns/~/taskInstances",
+                {**window, "task_id": TASK_ID, "limit": 100, "offset": 0},
+            ),
+        ):
+            stubber.add_response(
+                "invoke_rest_api",
+                {"RestApiStatusCode": 200, "RestApiResponse": api.get(path, params)},
+                {"Name": "qa-race", "Path": path, "Method": "GET", "QueryParameters": params},
+            )
+        xcom = f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{TASK_ID}/xcomEntries/return_value"
+        expected = {"Name": "qa-race", "Path": xcom, "Method": "GET", "QueryParameters": {}}
+        try:
+            body = api.get(xcom, {})
+        except NotFound:  # the lost run: MWAA relays Airflow's 404 as RestApiClientException
+            stubber.add_client_error(
+                "invoke_rest_api",
+                service_error_code="RestApiClientException",
+                http_status_code=400,
+                modeled_fields={
+                    "RestApiStatusCode": 404,
+                    "RestApiResponse": {"title": "XCom entry not found"},
+                },
+                expected_params=expected,
+            )
+        else:
+            stubber.add_response(
+                "invoke_rest_api", {"RestApiStatusCode": 200, "RestApiResponse": body}, expected
+            )
+    with stubber:
+        observations = observations_from_api(transport, dag_ids, TASK_ID, since=sqlite_plan["since"])
+    stubber.assert_no_pending_responses()
+    by_dag = {o.dag_id: o for o in observations}
+    assert by_dag[f"{PREFIX}_a4"].record["ecs_task_arn"] == FAKE_TASK_ARN
+    assert by_dag[f"{PREFIX}_b2"].state == "failed" and by_dag[f"{PREFIX}_b2"].record is None
+
+
+@pytest.mark.skipif(AIRFLOW_V_3, reason="checks the message for the older botocore pinned with Airflow 2.10")
+def test_mwaa_transport_names_the_botocore_it_needs():
+    with pytest.raises(RuntimeError, match=r"InvokeRestApi needs botocore >= 1\.35\.74"):
+        MwaaTransport("qa-race", region_name="eu-west-1").get("/dags", {})
