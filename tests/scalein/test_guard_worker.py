@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 
 import pytest
@@ -139,9 +140,10 @@ def test_task_outliving_the_stop_timeout_is_returned_before_sigkill(fake_agent, 
     worker = start_worker("overdue", fake_agent.add_task(), stop_timeout_seconds="5", stop_margin_seconds="2")
     task_id = send(seconds=60.0)
     wait_until(lambda: executions(broker), timeout=15, what="task start")
-    terminated_at = time.monotonic()
     worker.terminate()
-    worker.process.wait(20)
-    assert 2.5 < time.monotonic() - terminated_at < 15
-    assert f"still running ['{task_id}']" in worker.log()
+    try:
+        worker.process.wait(6)  # the stop timeout; then ECS sends SIGKILL
+    except subprocess.TimeoutExpired:
+        worker.process.kill()
+    assert f"still running ['{task_id}']: returned their messages to the queue" in worker.log()
     assert redis.Redis.from_url(broker).llen(QUEUE) == 1, "its message is back in the queue, not in limbo"

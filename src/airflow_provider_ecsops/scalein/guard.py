@@ -11,7 +11,8 @@ Invariant: the worker consumes only while its ECS task is protected from scale-i
 
 All transitions run on the consumer's event loop (its timer and ``task_received``), so they never race.
 SIGTERM (``worker_shutting_down``): consumption stops at once, messages received but not started go back to
-the queue, running tasks get the stop timeout minus a margin, then a cold shutdown returns their messages too.
+the queue, running tasks get the stop timeout minus a margin; then their messages go back too and the worker
+shuts down cold.
 """
 
 from __future__ import annotations
@@ -58,9 +59,10 @@ def return_to_queue(request: Any) -> None:
             VisibilityTimeout=0,
         )
         channel.qos.ack(message.delivery_tag)
-        request.acknowledged = True
     else:
-        request.reject(requeue=True)
+        # Directly on the message: Celery's own reject may be deferred to an event loop that has stopped.
+        message.reject(requeue=True)
+    request.acknowledged = True
 
 
 class ScaleInGuard(bootsteps.StartStopStep):
@@ -253,12 +255,20 @@ class ScaleInGuard(bootsteps.StartStopStep):
         deadline = self.shutdown_at + self.settings.stop_timeout_seconds - self.settings.stop_margin_seconds
         while time.monotonic() < deadline:
             time.sleep(0.2)
-        running = [r.id for r in worker_state.active_requests]
-        if running:
-            log.error(
-                "ecsops scale-in: stop timeout minus margin reached with %d task(s) still running %s: "
-                "cold shutdown so their messages return to the queue before SIGKILL",
-                len(running),
-                running,
-            )
-            os.kill(os.getpid(), signal.SIGQUIT)
+        running = list(worker_state.active_requests)
+        if not running:
+            return
+        # Requeue now: left unacked, the messages would only resurface after the broker's visibility timeout
+        # (hours). A re-delivered Airflow task whose instance is no longer queued is refused by Airflow itself.
+        for request in running:
+            try:
+                return_to_queue(request)
+            except Exception:
+                log.exception("ecsops scale-in: could not return %s to the queue", request.id)
+        log.error(
+            "ecsops scale-in: stop timeout minus margin reached with %d task(s) still running %s: returned their "
+            "messages to the queue, cold shutdown before SIGKILL",
+            len(running),
+            [r.id for r in running],
+        )
+        os.kill(os.getpid(), signal.SIGQUIT)

@@ -1,0 +1,66 @@
+"""Backlog sources against the real thing: Redis lists, SQS (moto), Airflow's task_instance table in PostgreSQL."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+import redis
+from moto import mock_aws
+
+from airflow_provider_ecsops.scalein.backlog import (
+    MetadataDbBacklog,
+    RedisBacklog,
+    SqsBacklog,
+    backlog_source,
+)
+from airflow_provider_ecsops.scalein.settings import ScaleInSettings
+from airflow_provider_ecsops.testing.scalein_metadb import (
+    create_airflow_tables,
+    fresh_database,
+    insert_task_instances,
+)
+
+
+def test_redis_backlog_counts_every_priority_list(broker):
+    client = redis.Redis.from_url(broker)
+    client.rpush("q1", "a", "b")
+    client.rpush("q1\x06\x166", "c")
+    client.rpush("q2", "d")
+    client.rpush("other", "e")
+    assert RedisBacklog(broker).count(["q1", "q2"]) == 4
+    assert RedisBacklog(broker).count(["empty"]) == 0
+
+
+@mock_aws
+def test_sqs_backlog_counts_visible_messages():
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="default")["QueueUrl"]
+    for body in ("a", "b", "c"):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=60)  # in flight: not backlog
+    assert SqsBacklog().count(["default"]) == 2
+
+
+def test_metadata_db_backlog_counts_scheduled_and_queued_of_the_queues(postgres_url):
+    url = fresh_database("ecsops_scalein_test", postgres_url.rsplit("/", 1)[0])
+    create_airflow_tables(url)
+    rows = [("default", "queued")] * 3 + [("default", "scheduled")] * 2 + [("default", "running")] * 4
+    rows += [("gpu", "queued")] * 5 + [("other", "queued")] * 7
+    insert_task_instances(url, rows)
+    source = MetadataDbBacklog(url)
+    assert source.count(["default"]) == 5
+    assert source.count(["default", "gpu"]) == 10
+    assert source.count(["nothing"]) == 0
+
+
+def test_source_selection_and_clear_errors():
+    assert isinstance(backlog_source(ScaleInSettings(), "redis://127.0.0.1:6379/7"), RedisBacklog)
+    assert isinstance(backlog_source(ScaleInSettings(), "sqs://"), SqsBacklog)
+    with pytest.raises(ValueError, match="scalein_backlog_source to metadb or rest_api"):
+        backlog_source(ScaleInSettings(), "amqp://guest@localhost//")
+    with pytest.raises(ValueError, match="needs scalein_backlog_url"):
+        backlog_source(ScaleInSettings(backlog_source="rest_api"), "redis://")
+    with pytest.raises(ValueError, match="scalein_backlog_source must be one of"):
+        ScaleInSettings(backlog_source="kafka")
+    with pytest.raises(ValueError, match="scalein_self_retire needs scalein_service"):
+        ScaleInSettings(self_retire=True)
