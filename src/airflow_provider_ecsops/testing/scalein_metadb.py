@@ -8,6 +8,7 @@ inserting (``session_replication_role = replica``), so no DAG runs need to exist
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import itertools
 import uuid
@@ -47,10 +48,8 @@ def create_airflow_tables(url: str) -> None:
 
 def _value_for(column: Any, n: int) -> Any:
     python_type = None
-    try:
+    with contextlib.suppress(NotImplementedError):
         python_type = column.type.python_type
-    except NotImplementedError:
-        pass
     if python_type is uuid.UUID or "UUID" in type(column.type).__name__.upper():
         return uuid.uuid4()
     if python_type is bool:
