@@ -37,10 +37,8 @@ def create_airflow_tables(url: str) -> None:
     from sqlalchemy import create_engine
 
     import_all_models()  # registers every model (and its foreign-key targets) on Base.metadata
-    try:  # Airflow 2: task_instance_note references FAB's ab_user
+    with contextlib.suppress(ImportError):  # Airflow 2: task_instance_note references FAB's ab_user
         import airflow.providers.fab.auth_manager.models  # noqa: F401
-    except ImportError:
-        pass
     engine = create_engine(url)
     Base.metadata.create_all(engine)
     engine.dispose()
