@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime
+
 import boto3
 import pytest
 import redis
 from moto import mock_aws
 
+from airflow_provider_ecsops.compat import AIRFLOW_V_3, DAG, EmptyOperator
 from airflow_provider_ecsops.scalein.backlog import (
     MetadataDbBacklog,
     RedisBacklog,
+    RestApiBacklog,
     SqsBacklog,
     backlog_source,
 )
@@ -19,6 +23,7 @@ from airflow_provider_ecsops.testing.scalein_metadb import (
     fresh_database,
     insert_task_instances,
 )
+from tests.airflow_helpers import run_dag
 
 
 def test_redis_backlog_counts_every_priority_list(broker):
@@ -64,3 +69,37 @@ def test_source_selection_and_clear_errors():
         ScaleInSettings(backlog_source="kafka")
     with pytest.raises(ValueError, match="scalein_self_retire needs scalein_service"):
         ScaleInSettings(self_retire=True)
+
+
+@pytest.mark.skipif(not AIRFLOW_V_3, reason="the REST API v2 is Airflow 3's (Airflow 2 has v1)")
+def test_rest_api_backlog_counts_through_airflows_own_api(monkeypatch):
+    """Real task instances (from ``dag.test()``) set to queued/scheduled, counted by the in-process API server."""
+    from airflow.utils.session import create_session
+    from fastapi.testclient import TestClient
+    from sqlalchemy import text
+
+    from airflow_provider_ecsops.replication.rest import HttpTransport
+
+    with DAG("ecsops_scalein_backlog", start_date=datetime.datetime(2024, 1, 1), schedule=None) as dag:
+        for i in range(5):
+            EmptyOperator(task_id=f"t{i}")
+    run_id = run_dag(dag).run_id
+    states = {
+        "t0": ("q1", "queued"),
+        "t1": ("q1", "scheduled"),
+        "t2": ("q2", "queued"),
+        "t3": ("q1", "running"),
+    }
+    with create_session() as session:
+        for task_id, (queue, state) in states.items():
+            session.execute(
+                text("UPDATE task_instance SET queue = :q, state = :s WHERE run_id = :r AND task_id = :t"),
+                {"q": queue, "s": state, "r": run_id, "t": task_id},
+            )
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
+    from airflow.api_fastapi.app import create_app
+
+    source = RestApiBacklog(HttpTransport(TestClient(create_app("core"))))
+    assert source.count(["q1"]) == 2
+    assert source.count(["q1", "q2"]) == 3
+    assert source.count(["nothing"]) == 0

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import urllib.parse
-import urllib.request
 from functools import cached_property
 from typing import Any, Protocol
 
@@ -116,23 +113,16 @@ class MetadataDbBacklog:
 class RestApiBacklog:
     """Scheduled and queued task instances of the queues from Airflow's REST API v2 (``total_entries``).
 
-    :param base_url: the API server's base URL, e.g. ``http://airflow-api:8080``.
-    :param token: bearer token (Airflow 3: from ``POST /auth/token``).
+    :param transport: anything with ``get(path, params) -> dict`` on ``/api/v2``, e.g. the replication
+        capability's ``HttpTransport`` (bearer token or ``/auth/token`` login).
     """
 
-    def __init__(self, base_url: str, token: str = "") -> None:
-        self.base_url = base_url.rstrip("/")
-        self.token = token
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
 
     def count(self, queues: list[str]) -> int:
-        query = urllib.parse.urlencode(
-            [("state", s) for s in WAITING_STATES] + [("queue", q) for q in queues] + [("limit", "1")]
-        )
-        request = urllib.request.Request(f"{self.base_url}/api/v2/dags/~/dagRuns/~/taskInstances?{query}")
-        if self.token:
-            request.add_header("Authorization", f"Bearer {self.token}")
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return int(json.load(response)["total_entries"])
+        params = {"state": list(WAITING_STATES), "queue": queues, "limit": 1}
+        return int(self.transport.get("/dags/~/dagRuns/~/taskInstances", params)["total_entries"])
 
 
 def backlog_source(settings: ScaleInSettings, broker_url: str) -> BacklogSource:
@@ -150,7 +140,11 @@ def backlog_source(settings: ScaleInSettings, broker_url: str) -> BacklogSource:
             raise ValueError(
                 "[ecsops] scalein_backlog_source = rest_api needs scalein_backlog_url (API base URL)"
             )
-        return RestApiBacklog(settings.backlog_url, settings.backlog_api_token)
+        from airflow_provider_ecsops.replication.rest import HttpTransport
+
+        return RestApiBacklog(
+            HttpTransport.connect(settings.backlog_url, token=settings.backlog_api_token or None)
+        )
     url = settings.backlog_url or broker_url
     if url.startswith(("redis://", "rediss://")):
         return RedisBacklog(url)
