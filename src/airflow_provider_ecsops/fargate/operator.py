@@ -136,6 +136,8 @@ class FargateOffloadOperator(BaseOperator):
         )
         self.run_task_timeout = run_task_timeout
         self._task_arn: str | None = None
+        self._deadline: float | None = None  # time.monotonic() when execution_timeout runs out
+        self._stopped = False
         self._check()
 
     def _check(self) -> None:
@@ -153,6 +155,8 @@ class FargateOffloadOperator(BaseOperator):
         from airflow_provider_ecsops.fargate.run_key import RunKey
 
         self._check()  # templates are rendered now
+        remaining = self._remaining_time(context)
+        self._deadline = None if remaining is None else time.monotonic() + remaining
         key = RunKey.from_context(context, self.retries)
         taskdef = self.hook.describe_task_definition(self.task_definition)
         state = self._task_state(taskdef)
@@ -356,9 +360,14 @@ class FargateOffloadOperator(BaseOperator):
 
     def on_kill(self) -> None:
         if self._task_arn and self.stop_on_kill:
-            self._stop("task instance was killed")
+            timed_out = self._deadline is not None and time.monotonic() >= self._deadline
+            self._stop("execution_timeout reached" if timed_out else "task instance was killed")
 
     def _stop(self, why: str) -> None:
+        """Stop the container once (Airflow 3 also calls on_kill after a timeout already stopped it)."""
+        if self._stopped:
+            return
+        self._stopped = True
         try:
             self.hook.stop_task(self.cluster, self._task_arn, f"Airflow {self.dag_id}.{self.task_id}: {why}")
         except Exception:

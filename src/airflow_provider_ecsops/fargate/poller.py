@@ -43,7 +43,7 @@ class TaskPoller:
         self.calls = 0
         self._watchers: dict[str, list[asyncio.Future]] = {}
         self._last_status: dict[str, str] = {}
-        self._wake = asyncio.Event()
+        self._wake: asyncio.Event | None = None
         self._loop_task: asyncio.Task | None = None
 
     @classmethod
@@ -62,7 +62,7 @@ class TaskPoller:
         self._watchers.setdefault(task_arn, []).append(future)
         if self._loop_task is None or self._loop_task.done():
             self._loop_task = asyncio.get_running_loop().create_task(self._run())
-        else:
+        elif self._wake is not None:
             self._wake.set()  # a newcomer is checked at once rather than after a full interval
         try:
             return await future
@@ -84,6 +84,7 @@ class TaskPoller:
 
         hook = FargateHook(aws_conn_id=self.key.aws_conn_id, region_name=self.key.region)
         describe = sync_to_async(hook.describe_tasks, thread_sensitive=False)
+        self._wake = asyncio.Event()
         delays = None
         try:
             while self._watchers:

@@ -1,0 +1,83 @@
+"""End to end through real Airflow (``dag.test()``) on local AWS."""
+
+from __future__ import annotations
+
+import runpy
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from airflow_provider_ecsops.compat import AIRFLOW_V_3, DAG, AirflowTaskTimeout
+from airflow_provider_ecsops.fargate.operator import FargateOffloadOperator
+from airflow_provider_ecsops.testing.fargate_double import TaskScript
+from tests.airflow_helpers import run_dag
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "example_dags" / "fargate_offload.py"
+
+
+def _states(dag_run) -> dict[str, str]:
+    return {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+
+
+def _dag(aws, dag_id: str, **op_kwargs):
+    with DAG(dag_id, schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc), catchup=False) as dag:
+        FargateOffloadOperator(
+            task_id="offload",
+            cluster=aws.cluster,
+            task_definition=aws.task_definition,
+            subnets=aws.subnets,
+            command=["python", "job.py"],
+            poll_interval=0.05,
+            region_name=aws.region,
+            **op_kwargs,
+        )
+    return dag
+
+
+def test_example_dag_runs_end_to_end(aws):
+    dag = runpy.run_path(str(EXAMPLE))["dag"]
+    for task in dag.tasks:
+        task.poll_interval = 0.05
+    dag_run = run_dag(dag)
+    assert _states(dag_run) == {"extract": "success", "transform": "success", "load": "success"}
+    assert aws.fargate.calls["RunTask"] == 3
+    transform = next(r for r in aws.fargate.requests_of("RunTask") if r["overrides"].get("cpu") == "1024")
+    assert transform["overrides"]["memory"] == "4096"
+    assert transform["overrides"]["containerOverrides"][0]["command"][-1] == dag_run.logical_date.strftime("%Y-%m-%d") if dag_run.logical_date else True
+    load = next(r for r in aws.fargate.requests_of("RunTask") if "capacityProviderStrategy" in r)
+    assert load["capacityProviderStrategy"] == [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]
+
+
+def test_retry_after_a_lost_try_reattaches_instead_of_starting_again(aws):
+    # The first try loses its way (a permanent AWS error while waiting) with the container still running;
+    # Airflow retries, and the retry must wait for that same container.
+    aws.fargate.script(TaskScript(running=0.8))
+    aws.fargate.fail("DescribeTasks", "AccessDeniedException", times=1)
+    dag = _dag(aws, "fargate_lost_try", retries=1, retry_delay=timedelta(seconds=0))
+    dag_run = run_dag(dag)
+    assert _states(dag_run) == {"offload": "success"}
+    assert aws.fargate.calls["RunTask"] == 1
+    assert aws.fargate.calls["StopTask"] == 0
+
+
+def _run_to_timeout(dag) -> None:
+    try:
+        assert _states(run_dag(dag)) == {"offload": "failed"}
+    except AirflowTaskTimeout:
+        assert not AIRFLOW_V_3  # Airflow 2's dag.test() lets this BaseException through
+
+
+def test_execution_timeout_stops_the_container(aws):
+    aws.fargate.script(TaskScript(running=None))
+    _run_to_timeout(_dag(aws, "fargate_timeout", execution_timeout=timedelta(seconds=2)))
+    (stop,) = aws.fargate.requests_of("StopTask")
+    assert stop["reason"] == "Airflow fargate_timeout.offload: execution_timeout reached"
+    (arn,) = aws.fargate.task_arns()
+    assert aws.fargate.status(arn)["stopCode"] == "UserInitiated"
+
+
+def test_deferrable_execution_timeout_stops_the_container(aws):
+    aws.fargate.script(TaskScript(running=None))
+    _run_to_timeout(_dag(aws, "fargate_deferred_timeout", execution_timeout=timedelta(seconds=2), deferrable=True))
+    (arn,) = aws.fargate.task_arns()
+    assert aws.fargate.status(arn)["lastStatus"] == "STOPPED"
+    assert "execution_timeout reached" in aws.fargate.status(arn)["stoppedReason"]
