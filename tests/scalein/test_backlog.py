@@ -84,12 +84,8 @@ def test_rest_api_backlog_counts_through_airflows_own_api(monkeypatch):
         for i in range(5):
             EmptyOperator(task_id=f"t{i}")
     run_id = run_dag(dag).run_id
-    states = {
-        "t0": ("q1", "queued"),
-        "t1": ("q1", "scheduled"),
-        "t2": ("q2", "queued"),
-        "t3": ("q1", "running"),
-    }
+    q1, q2 = f"q1-{run_id}", f"q2-{run_id}"  # unique, so rows of earlier runs in a reused DB do not count
+    states = {"t0": (q1, "queued"), "t1": (q1, "scheduled"), "t2": (q2, "queued"), "t3": (q1, "running")}
     with create_session() as session:
         for task_id, (queue, state) in states.items():
             session.execute(
@@ -100,6 +96,6 @@ def test_rest_api_backlog_counts_through_airflows_own_api(monkeypatch):
     from airflow.api_fastapi.app import create_app
 
     source = RestApiBacklog(HttpTransport(TestClient(create_app("core"))))
-    assert source.count(["q1"]) == 2
-    assert source.count(["q1", "q2"]) == 3
+    assert source.count([q1]) == 2
+    assert source.count([q1, q2]) == 3
     assert source.count(["nothing"]) == 0
