@@ -101,10 +101,11 @@ def _reshape(dag_id: str, run_id: str, **changes) -> None:
 
 def seed() -> dict:
     """Seed one period whose slots all lie at least a minute in the past; return the plan (JSON-ready)."""
-    wall = datetime.now(UTC)
-    start_date = pendulum.instance(wall).start_of("hour")
+    latest = datetime.now(UTC) - timedelta(seconds=60)
+    # Airflow creates no task instance for a logical date before the task's start_date: anchor before it.
+    start_date = pendulum.instance(latest).start_of("hour")
     race_schedule = seed_schedule(start_date)
-    k = math.floor((wall - timedelta(seconds=60) - race_schedule.epoch) / race_schedule.period)
+    k = math.floor((latest - race_schedule.epoch) / race_schedule.period)
     base = race_schedule.epoch + race_schedule.period * k
     dags = example_dags(start_date)
     run_ids = {}
