@@ -164,3 +164,23 @@ def test_example_dag_runs_against_local_aws():
             {"Name": "Environment", "Value": "demo"},
             {"Name": "Dag", "Value": "ecsops_heartbeat"},
         ]
+
+
+def test_task_that_does_not_report_fails_the_heartbeat(aws, capfd):
+    # A probe task that dies on the worker (simulated by its execute raising, as an OOM kill or a broken
+    # worker image would end it) leaves no report: the verdict still runs (trigger rule all_done),
+    # publishes Heartbeat 0 and fails naming the silent task.
+    probes = [DnsProbe(hostname="localhost"), TcpProbe(host="127.0.0.1", port=1, name="tcp")]
+    dag = heartbeat_dag("hb_silent_task", "*/5 * * * *", probes, mode="parallel", metrics=METRICS)
+
+    def die(context):
+        raise RuntimeError("worker lost")
+
+    dag.get_task("probe_tcp").execute = die
+    dag_run = run_dag_test(dag)
+    assert states(dag_run) == {"probe_dns_localhost": "success", "probe_tcp": "failed", "verdict": "failed"}
+    base = {"Environment": "ci", "Dag": "hb_silent_task"}
+    assert only_value("Test/HeartbeatDag", "Heartbeat", base) == 0.0
+    assert only_value("Test/HeartbeatDag", "ProbeOk", {**base, "Probe": "dns_localhost"}) == 1.0
+    assert stats("Test/HeartbeatDag", "ProbeOk", {**base, "Probe": "tcp"}) == []
+    assert "heartbeat FAILED, 1 problem(s): probe_tcp: task did not report" in "".join(capfd.readouterr())

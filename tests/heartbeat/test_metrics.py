@@ -108,10 +108,23 @@ def test_put_metric_data_reads_back_from_cloudwatch(aws):
     assert stat("PickupDelay", Queue="gpu") == 3.0
 
 
-def test_many_probes_still_one_call_per_thousand(aws):
-    results = [ProbeResult(f"p{i}", True, 1.0) for i in range(600)]  # 1 + 1200 data
-    data = build_metric_data(METRICS, "hb", True, results, [], NOW)
-    assert put_metric_data(METRICS, data) == 2
+def test_more_than_a_thousand_data_take_two_calls(aws):
+    import boto3
+
+    # Only the Probe dimension: moto 5.0's query parser is quadratic in data x dimensions.
+    metrics = HeartbeatMetrics(
+        namespace="Test/Many", dag_dimension=False, aws_conn_id=None, region_name=REGION
+    )
+    results = [ProbeResult(f"p{i}", True, 1.0) for i in range(500)]  # 1 + 1000 data
+    data = build_metric_data(metrics, "hb", True, results, [], NOW)
+    assert put_metric_data(metrics, data) == 2
+    paginator = boto3.client("cloudwatch", region_name=REGION).get_paginator("list_metrics")
+    listed = {
+        (m["MetricName"], tuple(d["Value"] for d in m["Dimensions"]))
+        for page in paginator.paginate(Namespace="Test/Many")
+        for m in page["Metrics"]
+    }
+    assert len(listed) == 1001
 
 
 def test_emf_lines():
