@@ -1,4 +1,5 @@
-"""The report's API sources: Airflow's REST API v2 (in-process API server) and MWAA InvokeRestApi (botocore)."""
+"""The report's API sources: Airflow's own REST API in-process (v2 on Airflow 3, v1 on Airflow 2), and MWAA
+InvokeRestApi (exact botocore shapes, answered with the real API's bodies)."""
 
 from __future__ import annotations
 
@@ -17,23 +18,40 @@ from airflow_provider_ecsops.replication.rest import (
 from tests.replication.conftest import FAKE_TASK_ARN, judge
 from tests.replication.seed import EXPECTED, PREFIX
 
-needs_api_v2 = pytest.mark.skipif(not AIRFLOW_V_3, reason="the REST API v2 is Airflow 3's (Airflow 2 has v1)")
-
 
 @pytest.fixture(scope="module")
 def api(sqlite_plan):
-    """Airflow's own API server app over the seeded SQLite DB, called in-process."""
-    from fastapi.testclient import TestClient
-
+    """Airflow's own API over the seeded SQLite DB, called in-process: the API server's v2 on Airflow 3, the
+    webserver's v1 (basic auth, a Viewer user) on Airflow 2."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
-        from airflow.api_fastapi.app import create_app
+        if AIRFLOW_V_3:
+            from fastapi.testclient import TestClient
 
-        yield HttpTransport(TestClient(create_app("core")))
+            mp.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
+            from airflow.api_fastapi.app import create_app
+
+            yield HttpTransport(TestClient(create_app("core")), "v2")
+            return
+        import httpx
+
+        mp.setenv(
+            "AIRFLOW__API__AUTH_BACKENDS", "airflow.providers.fab.auth_manager.api.auth.backend.basic_auth"
+        )
+        from airflow.www.app import create_app
+
+        app = create_app(testing=True)
+        security = app.appbuilder.sm
+        if not security.find_user(username="race-qa"):
+            security.add_user(
+                "race-qa", "Race", "QA", "race-qa@example.com", security.find_role("Viewer"), password="qa"
+            )
+        client = httpx.Client(
+            transport=httpx.WSGITransport(app=app), base_url="http://webserver", auth=("race-qa", "qa")
+        )
+        yield HttpTransport(client, "v1")
 
 
-@needs_api_v2
-def test_rest_api_v2_observations_classify_like_the_database(api, sqlite_plan):
+def test_rest_api_observations_classify_like_the_database(api, sqlite_plan):
     observations = observations_from_api(api, list(EXPECTED), TASK_ID, since=sqlite_plan["since"])
     results = judge(sqlite_plan, observations)
     assert {r.dag.dag_id: r.cls for r in results} == EXPECTED
@@ -44,7 +62,7 @@ def test_rest_api_v2_observations_classify_like_the_database(api, sqlite_plan):
         api.get(f"/dags/{PREFIX}_b2/dagRuns/no-such-run", {})
 
 
-@needs_api_v2
+@pytest.mark.skipif(not AIRFLOW_V_3, reason="Airflow 2.10's pinned botocore has no InvokeRestApi (next test)")
 def test_mwaa_invoke_rest_api_request_shapes(api, sqlite_plan):
     """Each API call becomes one ``InvokeRestApi`` with the exact botocore shape, answered with the real body."""
     from botocore.stub import Stubber

@@ -36,7 +36,8 @@ def _rule(text: str):
 # (flags, argparse keyword arguments): the single definition of the command's options.
 OPTIONS: list[tuple[tuple[str, ...], dict]] = [
     (("--db-url",), {"help": "SQLAlchemy URL of the Airflow metadata DB (read access is enough)"}),
-    (("--api-url",), {"help": "Airflow API server URL (REST API v2), e.g. http://localhost:8080"}),
+    (("--api-url",), {"help": "Airflow API server (v2) or webserver (v1) URL, e.g. http://localhost:8080"}),
+    (("--api-version",), {"choices": ("v2", "v1"), "default": "v2", "help": "v2: Airflow 3, v1: Airflow 2"}),
     (("--token",), {"help": "bearer token for --api-url"}),
     (("--username",), {"help": "user for --api-url (a token is fetched from /auth/token)"}),
     (("--password",), {"help": "password of --username"}),
@@ -89,9 +90,11 @@ def _observations(args: argparse.Namespace, race_schedule: RaceSchedule):
     from airflow_provider_ecsops.replication.rest import HttpTransport, MwaaTransport, observations_from_api
 
     if args.api_url:
-        transport = HttpTransport.connect(args.api_url, args.token, args.username, args.password)
+        transport = HttpTransport.connect(
+            args.api_url, args.token, args.username, args.password, args.api_version
+        )
     else:
-        transport = MwaaTransport(args.mwaa_environment, args.aws_conn_id, args.region)
+        transport = MwaaTransport(args.mwaa_environment, args.aws_conn_id, args.region, args.api_version)
     since = args.since.astimezone(UTC).isoformat() if args.since else None
     return observations_from_api(transport, dag_ids, TASK_ID, since)
 

@@ -7,6 +7,7 @@ only the database URL.
 
 from __future__ import annotations
 
+import ast
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -62,7 +63,10 @@ def as_utc(value: Any) -> datetime | None:
 
 
 def decode_record(value: Any) -> dict | None:
-    """A completion record from an XCom value as stored (JSON bytes in Airflow 2, JSON in 3) or served."""
+    """A completion record from an XCom value as stored (JSON bytes in Airflow 2, JSON in 3) or served.
+
+    API v1 serves the value as its Python ``repr``, read back with ``ast.literal_eval`` (literals only).
+    """
     for _ in range(3):  # Airflow 3 stores the serialized JSON string inside a JSON column: decode twice
         if isinstance(value, bytes | bytearray | memoryview):
             value = bytes(value).decode("utf-8", errors="replace")
@@ -71,7 +75,10 @@ def decode_record(value: Any) -> dict | None:
         try:
             value = json.loads(value)
         except ValueError:
-            return None
+            try:
+                value = ast.literal_eval(value)
+            except (ValueError, SyntaxError):
+                return None
     return value if is_completion_record(value) else None
 
 
