@@ -41,7 +41,7 @@ if [ ! -f "$venv/.complete" ]; then
   rm -rf "$venv"
   uv venv -q --python "$py" "$venv" >&2
   uv pip install -q --python "$venv/bin/python" "${cflag[@]}" \
-    "$airflow" "$root[test,celery]" ruff >&2
+    "$airflow" "$root[test,celery,bench]" ruff >&2
   touch "$venv/.complete"
 fi
 # Reinstall the project itself (editable, no dependency changes) so entry points point at this tree.

@@ -36,7 +36,8 @@ def test_airflow_providers_list_shows_the_package():
         check=True,
         timeout=300,
     ).stdout
-    names = {p["package_name"] for p in json.loads(out[out.index("[") :])}
+    listing = next(line for line in out.splitlines() if line.startswith("[{"))  # log lines may come first
+    names = {p["package_name"] for p in json.loads(listing)}
     assert "airflow-provider-ecsops" in names
 
 

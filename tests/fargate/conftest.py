@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -33,7 +33,7 @@ class TaskInstanceDouble:
     run_id: str = "manual__2024-01-01T00:00:00+00:00"
     map_index: int = -1
     max_tries: int = 0
-    start_date: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    start_date: datetime = field(default_factory=lambda: datetime.now(UTC))
     xcom: dict[str, Any] = field(default_factory=dict)
 
     def xcom_push(self, key: str, value: Any, **_: Any) -> None:
@@ -53,7 +53,7 @@ def make_operator(aws):
     from airflow_provider_ecsops.fargate.operator import FargateOffloadOperator
 
     def make(**kwargs):
-        dag = DAG("etl", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc))
+        dag = DAG("etl", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=UTC))
         args = {
             "task_id": "offload",
             "cluster": aws.cluster,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import runpy
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from airflow_provider_ecsops.compat import AIRFLOW_V_3, DAG, AirflowTaskTimeout
 from airflow_provider_ecsops.fargate.operator import FargateOffloadOperator
+from airflow_provider_ecsops.testing.dag_runs import run_dag
 from airflow_provider_ecsops.testing.fargate_double import TaskScript
-from tests.airflow_helpers import run_dag
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "example_dags" / "fargate_offload.py"
 
@@ -19,7 +19,7 @@ def _states(dag_run) -> dict[str, str]:
 
 
 def _dag(aws, dag_id: str, **op_kwargs):
-    with DAG(dag_id, schedule=None, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc), catchup=False) as dag:
+    with DAG(dag_id, schedule=None, start_date=datetime(2024, 1, 1, tzinfo=UTC), catchup=False) as dag:
         FargateOffloadOperator(
             task_id="offload",
             cluster=aws.cluster,
@@ -42,7 +42,12 @@ def test_example_dag_runs_end_to_end(aws):
     assert aws.fargate.calls["RunTask"] == 3
     transform = next(r for r in aws.fargate.requests_of("RunTask") if r["overrides"].get("cpu") == "1024")
     assert transform["overrides"]["memory"] == "4096"
-    assert transform["overrides"]["containerOverrides"][0]["command"][-1] == dag_run.logical_date.strftime("%Y-%m-%d") if dag_run.logical_date else True
+    assert (
+        transform["overrides"]["containerOverrides"][0]["command"][-1]
+        == dag_run.logical_date.strftime("%Y-%m-%d")
+        if dag_run.logical_date
+        else True
+    )
     load = next(r for r in aws.fargate.requests_of("RunTask") if "capacityProviderStrategy" in r)
     assert load["capacityProviderStrategy"] == [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]
 
@@ -77,7 +82,9 @@ def test_execution_timeout_stops_the_container(aws):
 
 def test_deferrable_execution_timeout_stops_the_container(aws):
     aws.fargate.script(TaskScript(running=None))
-    _run_to_timeout(_dag(aws, "fargate_deferred_timeout", execution_timeout=timedelta(seconds=2), deferrable=True))
+    _run_to_timeout(
+        _dag(aws, "fargate_deferred_timeout", execution_timeout=timedelta(seconds=2), deferrable=True)
+    )
     (arn,) = aws.fargate.task_arns()
     assert aws.fargate.status(arn)["lastStatus"] == "STOPPED"
     assert "execution_timeout reached" in aws.fargate.status(arn)["stoppedReason"]

@@ -73,13 +73,23 @@ def test_sync_mode_streams_every_log_line_into_the_task_log(make_operator, conte
 
 
 def test_spot_interruption_is_reported_retryable(make_operator, context, aws):
-    aws.fargate.script(TaskScript(running=0.05, stop_code="SpotInterruption", stopped_reason="Your Spot Task was interrupted.", exit_codes={"etl": 143}))
+    aws.fargate.script(
+        TaskScript(
+            running=0.05,
+            stop_code="SpotInterruption",
+            stopped_reason="Your Spot Task was interrupted.",
+            exit_codes={"etl": 143},
+        )
+    )
     op = make_operator(capacity_provider_strategy=[{"capacityProvider": "FARGATE_SPOT", "weight": 1}])
     with pytest.raises(AirflowException, match="retryable: Fargate Spot reclaimed the capacity"):
         op.execute(context)
     assert context["ti"].xcom["fargate_task"]["retryable"] is True
     (request,) = aws.fargate.requests_of("RunTask")
-    assert "launchType" not in request and request["capacityProviderStrategy"][0]["capacityProvider"] == "FARGATE_SPOT"
+    assert (
+        "launchType" not in request
+        and request["capacityProviderStrategy"][0]["capacityProvider"] == "FARGATE_SPOT"
+    )
 
 
 def test_skip_on_exit_code_skips(make_operator, context, aws):
@@ -89,7 +99,7 @@ def test_skip_on_exit_code_skips(make_operator, context, aws):
 
 
 def test_retry_after_worker_loss_reattaches_without_a_second_run_task(make_operator, context, aws):
-    aws.fargate.script(TaskScript(running=0.4))
+    aws.fargate.script(TaskScript(running=2.0))  # still running when the retry starts
     first = make_operator(deferrable=True)
     with pytest.raises(TaskDeferred):
         first.execute(context)  # the worker dies here: the try never completes
@@ -164,7 +174,9 @@ def test_on_kill_stops_the_container_naming_the_task_instance(make_operator, con
 
     def kill_when_running():  # as Airflow's SIGTERM handler would, while execute() waits
         deadline = time.time() + 10
-        while (op._task_arn is None or aws.fargate.status(op._task_arn)["lastStatus"] != "RUNNING") and time.time() < deadline:
+        while (
+            op._task_arn is None or aws.fargate.status(op._task_arn)["lastStatus"] != "RUNNING"
+        ) and time.time() < deadline:
             time.sleep(0.02)
         op.on_kill()
 

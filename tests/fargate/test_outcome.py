@@ -5,7 +5,9 @@ from __future__ import annotations
 from airflow_provider_ecsops.fargate.outcome import TaskOutcome
 
 
-def _task(exit_codes: dict, stop_code="EssentialContainerExited", reason="Essential container in task exited"):
+def _task(
+    exit_codes: dict, stop_code="EssentialContainerExited", reason="Essential container in task exited"
+):
     return {
         "taskArn": "arn:aws:ecs:us-east-1:123456789012:task/etl/abc",
         "containers": [{"name": n, "exitCode": c} for n, c in exit_codes.items()],
@@ -48,18 +50,24 @@ def test_failure_message_carries_exit_codes_stop_code_reason_and_log_tail():
 
 
 def test_platform_stops_are_retryable_and_say_so():
-    spot = TaskOutcome.from_task(_task({"etl": None}, "SpotInterruption", "Your Spot Task was interrupted."), ["etl"])
+    spot = TaskOutcome.from_task(
+        _task({"etl": None}, "SpotInterruption", "Your Spot Task was interrupted."), ["etl"]
+    )
     assert spot.verdict == "failed" and spot.retryable
     assert "did not run (no exit code)" in spot.explanation
     assert "retryable: Fargate Spot reclaimed the capacity" in spot.failure_message()
-    start = TaskOutcome.from_task(_task({}, "TaskFailedToStart", "CannotPullContainerError: pull access denied"), ["etl"])
+    start = TaskOutcome.from_task(
+        _task({}, "TaskFailedToStart", "CannotPullContainerError: pull access denied"), ["etl"]
+    )
     assert start.retryable and "CannotPullContainerError" in start.failure_message()
     for code in ("TerminationNotice",):
         assert TaskOutcome.from_task(_task({"etl": 143}, code, "terminated"), ["etl"]).retryable
 
 
 def test_user_initiated_stop_says_who():
-    outcome = TaskOutcome.from_task(_task({"etl": 143}, "UserInitiated", "Airflow etl.offload: killed"), ["etl"])
+    outcome = TaskOutcome.from_task(
+        _task({"etl": 143}, "UserInitiated", "Airflow etl.offload: killed"), ["etl"]
+    )
     assert "reason: Airflow etl.offload: killed" in outcome.failure_message()
     assert "stopped by a StopTask call" in outcome.failure_message()
 

@@ -48,7 +48,9 @@ async def first_event(trigger):
 
 
 def test_serialize_round_trip():
-    trigger = FargateTaskTrigger("c", "arn:t", "aws_default", "eu-west-1", 6.0, 1700000000.0, False, "d.t", {"a": 1})
+    trigger = FargateTaskTrigger(
+        "c", "arn:t", "aws_default", "eu-west-1", 6.0, 1700000000.0, False, "d.t", {"a": 1}
+    )
     path, kwargs = trigger.serialize()
     module, _, name = path.rpartition(".")
     again = getattr(importlib.import_module(module), name)(**kwargs)
@@ -100,7 +102,9 @@ def test_permanent_error_is_an_error_event_not_an_exception(aws):
 
 
 def test_unknown_task_is_an_error_event(aws):
-    event = asyncio.run(first_event(trigger_for(aws, f"arn:aws:ecs:us-east-1:123456789012:task/{aws.cluster}/gone")))
+    event = asyncio.run(
+        first_event(trigger_for(aws, f"arn:aws:ecs:us-east-1:123456789012:task/{aws.cluster}/gone"))
+    )
     assert event["status"] == "error" and "MISSING" in event["message"]
 
 
@@ -118,7 +122,10 @@ def test_on_kill_stops_the_container(aws):
     aws.fargate.default_script = TaskScript(running=None)
     (arn,) = start_tasks(aws, 1)
     asyncio.run(trigger_for(aws, arn).on_kill())
-    assert aws.fargate.status(arn)["stoppedReason"] == "Airflow etl.offload run manual__1: task instance was killed"
+    assert (
+        aws.fargate.status(arn)["stoppedReason"]
+        == "Airflow etl.offload run manual__1: task instance was killed"
+    )
     aws.fargate.requests.clear()
     asyncio.run(trigger_for(aws, arn, stop_on_kill=False).on_kill())
     assert aws.fargate.requests_of("StopTask") == []
@@ -132,7 +139,9 @@ def test_on_kill_stops_the_container(aws):
         ("__airflow_user_action__", True, False),  # Airflow 3.3+: on_kill() does the stopping
     ],
 )
-def test_cancellation_stops_only_when_the_task_instance_was_killed(aws, cancel_message, left_deferred, stopped):
+def test_cancellation_stops_only_when_the_task_instance_was_killed(
+    aws, cancel_message, left_deferred, stopped
+):
     aws.fargate.default_script = TaskScript(running=None)
     (arn,) = start_tasks(aws, 1)
     trigger = trigger_for(aws, arn)

@@ -40,7 +40,11 @@ BAD_INPUT = [
         "launch_type",
         "launch_type=None",
     ),
-    ({"capacity_provider_strategy": [{"capacityProvider": "my-asg"}]}, "capacity_provider_strategy", "FARGATE_SPOT"),
+    (
+        {"capacity_provider_strategy": [{"capacityProvider": "my-asg"}]},
+        "capacity_provider_strategy",
+        "FARGATE_SPOT",
+    ),
     ({"propagate_tags": "SERVICE"}, "propagate_tags", "TASK_DEFINITION"),
     ({"assign_public_ip": "yes"}, "assign_public_ip", "True or False"),
     ({"poll_interval": 0}, "poll_interval", "positive"),
@@ -50,7 +54,9 @@ BAD_INPUT = [
 ]
 
 
-@pytest.mark.parametrize(("override", "param", "fix"), BAD_INPUT, ids=[f"{p}-{i}" for i, (_, p, _) in enumerate(BAD_INPUT)])
+@pytest.mark.parametrize(
+    ("override", "param", "fix"), BAD_INPUT, ids=[f"{p}-{i}" for i, (_, p, _) in enumerate(BAD_INPUT)]
+)
 def test_bad_input_names_parameter_and_fix(override, param, fix):
     with pytest.raises(FargateConfigError) as err:
         FargateOffloadOperator(**{**GOOD, **override})
