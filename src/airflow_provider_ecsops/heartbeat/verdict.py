@@ -50,12 +50,7 @@ def decide(
     from airflow_provider_ecsops.compat import AirflowFailException
 
     summary = failure_summary(results, missing)
-    data = build_metric_data(metrics, dag_id, summary is None, results, timings, datetime.now(UTC))
-    calls = put_metric_data(metrics, data) if metrics.put_metric_data else 0
-    published_at = datetime.now(UTC)
-    if metrics.emf:
-        for line in emf_lines(metrics.namespace, data):
-            emf_log.info(line)
+    # Log first: if CloudWatch is unreachable the run still says what it found.
     for timing in timings:
         log.info(
             "%s on queue %s: start from %s; schedule delay %ss (from %s), pickup delay %ss (from %s)",
@@ -75,6 +70,12 @@ def decide(
             result.latency_ms,
             f" ({result.error})" if result.error else "",
         )
+    data = build_metric_data(metrics, dag_id, summary is None, results, timings, datetime.now(UTC))
+    calls = put_metric_data(metrics, data) if metrics.put_metric_data else 0
+    published_at = datetime.now(UTC)
+    if metrics.emf:
+        for line in emf_lines(metrics.namespace, data):
+            emf_log.info(line)
     log.info(
         "Published %d metric data in %d PutMetricData call(s) to %s", len(data), calls, metrics.namespace
     )
