@@ -96,14 +96,15 @@ def held_seconds(make, deferrable: bool, container_seconds: float) -> float:
             return time.monotonic() - started
         except TaskDeferred as deferred:
             held = time.monotonic() - started
+            trigger, method = deferred.trigger, deferred.method_name
 
             async def wait():
-                async for event in deferred.trigger.run():
+                async for event in trigger.run():
                     return event
 
             event = asyncio.run(wait())  # in the triggerer: not worker time
             started = time.monotonic()
-            getattr(op, deferred.method_name)(context, event.payload)
+            getattr(op, method)(context, event.payload)
             return held + time.monotonic() - started
 
 

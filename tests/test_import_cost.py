@@ -13,11 +13,15 @@ HEAVY = ("boto3", "botocore", "aiobotocore", "moto")
 
 
 def _heavy_modules_after(code: str) -> list[str]:
+    """Heavy modules that ``code`` loads beyond what importing Airflow itself loads (Airflow 3.3.1 reads
+    providers' ``get_provider_info`` modules while it configures itself)."""
     probe = (
+        "import sys, airflow, airflow.configuration\n"
+        f"heavy = lambda: {{m for m in sys.modules if m.split('.')[0] in {HEAVY!r} "
+        "or m.startswith('airflow.providers.amazon')}\n"
+        "before = heavy()\n"
         f"{code}\n"
-        "import sys\n"
-        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r} "
-        "or m.startswith('airflow.providers.amazon')))\n"
+        "print(sorted(heavy() - before))\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-3000:]

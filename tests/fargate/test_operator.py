@@ -19,13 +19,14 @@ def run_deferred(op, context):
     try:
         return op.execute(context)
     except TaskDeferred as deferred:
+        trigger, method = deferred.trigger, deferred.method_name
 
         async def first_event():
-            async for event in deferred.trigger.run():
+            async for event in trigger.run():
                 return event
 
         event = asyncio.run(first_event())
-        return getattr(op, deferred.method_name)(context, event.payload)
+        return getattr(op, method)(context, event.payload)
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
@@ -202,9 +203,9 @@ def test_container_name_is_resolved_from_the_task_definition(aws, make_operator,
         family="two-essential", containerDefinitions=two, requiresCompatibilities=["FARGATE"],
         networkMode="awsvpc", cpu="256", memory="512",
     )  # fmt: skip
-    with pytest.raises(FargateConfigError, match="^container_name: .* has 2 essential containers"):
+    with pytest.raises(FargateConfigError, match=r"^container_name: .* has 2 essential containers"):
         make_operator(task_definition="two-essential").execute(context)
-    with pytest.raises(FargateConfigError, match="^container_name: 'nope' is not in"):
+    with pytest.raises(FargateConfigError, match=r"^container_name: 'nope' is not in"):
         make_operator(container_name="nope").execute(context)
     assert make_operator(task_definition="two-essential", container_name="sidecar").execute(context)
     register_task_definition(ecs, "single", sidecar=False)

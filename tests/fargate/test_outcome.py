@@ -26,7 +26,7 @@ def _task(
 def test_success_needs_every_essential_container_at_zero_and_ignores_sidecars():
     outcome = TaskOutcome.from_task(_task({"etl": 0, "sidecar": 1}), essential=["etl"])
     assert outcome.verdict == "success"
-    assert not TaskOutcome.from_task(_task({"etl": 0, "db": 3}), essential=["etl", "db"]).verdict == "success"
+    assert TaskOutcome.from_task(_task({"etl": 0, "db": 3}), essential=["etl", "db"]).verdict == "failed"
 
 
 def test_durations_and_usage():

@@ -83,5 +83,5 @@ def test_good_input_is_accepted(override):
 def test_templated_values_are_checked_after_rendering(make_operator, context):
     op = make_operator(command="{{ params.cmd }}")
     op.command = "python job.py"  # what a template rendering to a plain string would leave
-    with pytest.raises(FargateConfigError, match="^command:"):
+    with pytest.raises(FargateConfigError, match=r"^command:"):
         op.execute(context)
