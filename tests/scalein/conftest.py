@@ -19,6 +19,7 @@ from airflow_provider_ecsops.testing.fake_ecs_agent import FakeEcsAgent
 ROOT = Path(__file__).resolve().parents[2]
 QUEUE = "ecsops-scalein"
 FAST_SETTINGS = {
+    "AIRFLOW__ECSOPS__SCALEIN_IDLE_GRACE_SECONDS": "0.3",
     "AIRFLOW__ECSOPS__SCALEIN_IDLE_VERIFY_SECONDS": "1.5",
     "AIRFLOW__ECSOPS__SCALEIN_TICK_SECONDS": "0.2",
     "AIRFLOW__ECSOPS__SCALEIN_PROTECTION_MINUTES": "5",

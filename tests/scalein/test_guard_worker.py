@@ -123,7 +123,7 @@ def test_access_denied_is_reported_and_work_continues(fake_agent, start_worker, 
     task_id = send(seconds=0.0)
     wait_until(lambda: executions(broker), timeout=15, what="task run")
     assert executions(broker)[0][0] == task_id
-    assert "give the task role ecs:UpdateTaskProtection and ecs:GetTaskProtection" in worker.log()
+    assert "give the task role ecs:UpdateTaskProtection on this task" in worker.log()
     assert fake_agent.protected_tasks() == []
 
 

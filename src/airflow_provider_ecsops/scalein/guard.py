@@ -2,7 +2,8 @@
 
 Invariant: the worker consumes only while its ECS task is protected from scale-in. States:
 
-- ``busy``: consuming and protected (renewed before expiry while anything is reserved or active);
+- ``busy``: consuming and protected (renewed before expiry while anything is reserved or active); after an
+  idle grace period it pauses consuming and moves on to
 - ``draining``: idle, so consumption is paused; still protected while late messages may arrive; a message
   received now, or one waiting in the backlog, revives the worker (back to ``busy``);
 - ``released``: idle for the whole verification interval, protection off, not consuming. The guard watches
@@ -79,6 +80,7 @@ class ScaleInGuard(bootsteps.StartStopStep):
         self.consumer = c
         self.state = BUSY
         self.since = time.monotonic()
+        self.idle_since: float | None = None
         self.queues: list[Any] = []
         self.timer_ref: Any = None
         self.shutdown_at: float | None = None
@@ -149,9 +151,12 @@ class ScaleInGuard(bootsteps.StartStopStep):
         now = time.monotonic()
         if self.state == BUSY:
             if busy:
+                self.idle_since = None
                 if self._renewal_due():
                     self._protect(True)
-            else:
+            elif self.idle_since is None:
+                self.idle_since = now
+            elif now - self.idle_since >= self.settings.idle_grace_seconds:
                 self._pause("idle")
                 self._enter(DRAINING)
         elif self.state == DRAINING:
@@ -175,7 +180,7 @@ class ScaleInGuard(bootsteps.StartStopStep):
     def _enter(self, new_state: str) -> None:
         if new_state != self.state:
             log.info("ecsops scale-in: %s -> %s", self.state, new_state)
-        self.state, self.since = new_state, time.monotonic()
+        self.state, self.since, self.idle_since = new_state, time.monotonic(), None
 
     def _backlog_count(self) -> int:
         return self.backlog.count([q.name for q in self.queues])

@@ -132,7 +132,7 @@ class TaskProtection:
             if code == "AccessDeniedException":
                 raise ProtectionError(
                     "ECS denied scale-in protection (AccessDeniedException): give the task role "
-                    f"ecs:UpdateTaskProtection and ecs:GetTaskProtection. Agent said: {error.get('Message')}"
+                    f"ecs:UpdateTaskProtection on this task. Agent said: {error.get('Message')}"
                 )
             if code not in RETRYABLE_CODES or attempt == self.attempts:
                 raise ProtectionError(

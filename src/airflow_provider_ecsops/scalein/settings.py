@@ -13,6 +13,8 @@ class ScaleInSettings:
 
     :param protection_minutes: ``ExpiresInMinutes`` of each protection (1-2880).
     :param renew_before_minutes: renew a busy worker's protection this long before it expires.
+    :param idle_grace_seconds: how long a worker must be idle before it pauses consuming (so short gaps
+        between tasks cost nothing).
     :param idle_verify_seconds: how long a paused, idle worker waits for late messages before releasing.
     :param tick_seconds: interval of the guard's checks (idleness, renewal, backlog while released).
     :param api_attempts: attempts per protection call on throttling or server errors (exponential backoff).
@@ -31,6 +33,7 @@ class ScaleInSettings:
 
     protection_minutes: int = 60
     renew_before_minutes: int = 10
+    idle_grace_seconds: float = 5.0
     idle_verify_seconds: float = 20.0
     tick_seconds: float = 1.0
     api_attempts: int = 5
