@@ -102,7 +102,7 @@ def probes(http_port: int, tcp_port: int) -> list:
 def measure(mode: str, runs: int, probe_list: list) -> list[tuple[float, float, int]]:
     """Per run: (run start -> last metric written s, dag.test() wall s, PutMetricData calls)."""
     from airflow_provider_ecsops.heartbeat import HeartbeatMetrics, heartbeat_dag
-    from airflow_provider_ecsops.testing.heartbeat_dagtest import run_dag_test
+    from airflow_provider_ecsops.testing.dag_runs import run_dag
 
     metrics = HeartbeatMetrics(namespace="Bench/Heartbeat", aws_conn_id=None, region_name=REGION)
     dag = heartbeat_dag(f"bench_heartbeat_{mode}", "*/5 * * * *", probe_list, mode=mode, metrics=metrics)
@@ -110,7 +110,7 @@ def measure(mode: str, runs: int, probe_list: list) -> list[tuple[float, float, 
     for _ in range(runs):
         with PutMetricDataCounter() as counter:
             wall = time.monotonic()
-            dag_run = run_dag_test(dag)
+            dag_run = run_dag(dag)
             wall = time.monotonic() - wall
         state = str(getattr(dag_run.state, "value", dag_run.state))
         if state != "success" or not counter.calls:

@@ -18,7 +18,7 @@ from airflow_provider_ecsops.heartbeat import (
     TcpProbe,
     heartbeat_dag,
 )
-from airflow_provider_ecsops.testing.heartbeat_dagtest import run_dag_test
+from airflow_provider_ecsops.testing.dag_runs import run_dag
 from tests.heartbeat.conftest import REGION
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,7 +107,7 @@ def test_single_mode_healthy_run_publishes_metrics(aws, http_server, silent_port
         CallableProbe(func=ok_callable),
     ]
     dag = heartbeat_dag("hb_single_ok", "* * * * *", probes, metrics=METRICS)
-    dag_run = run_dag_test(dag)
+    dag_run = run_dag(dag)
     assert str(getattr(dag_run.state, "value", dag_run.state)) == "success"
     base = {"Environment": "ci", "Dag": "hb_single_ok"}
     assert only_value("Test/HeartbeatDag", "Heartbeat", base) == 1.0
@@ -124,7 +124,7 @@ def test_parallel_mode_failing_probe_fails_run_and_masks(aws, http_server, capfd
     dag = heartbeat_dag(
         "hb_parallel_fail", "*/5 * * * *", probes, mode="parallel", queues=["default"], metrics=METRICS
     )
-    dag_run = run_dag_test(dag)
+    dag_run = run_dag(dag)
     assert str(getattr(dag_run.state, "value", dag_run.state)) == "failed"
     assert states(dag_run) == {
         "probe_dns_localhost": "success",
@@ -154,7 +154,7 @@ def test_example_dag_runs_against_local_aws():
         )
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        dag_run = run_dag_test(module.dag)
+        dag_run = run_dag(module.dag)
         assert str(getattr(dag_run.state, "value", dag_run.state)) == "success"
         base = {"Environment": "demo", "Dag": "ecsops_heartbeat"}
         assert only_value("Airflow/Heartbeat", "Heartbeat", base) == 1.0
@@ -177,7 +177,7 @@ def test_task_that_does_not_report_fails_the_heartbeat(aws, capfd):
         raise RuntimeError("worker lost")
 
     dag.get_task("probe_tcp").execute = die
-    dag_run = run_dag_test(dag)
+    dag_run = run_dag(dag)
     assert states(dag_run) == {"probe_dns_localhost": "success", "probe_tcp": "failed", "verdict": "failed"}
     base = {"Environment": "ci", "Dag": "hb_silent_task"}
     assert only_value("Test/HeartbeatDag", "Heartbeat", base) == 0.0
