@@ -44,6 +44,11 @@ def test_sqs_backlog_counts_visible_messages():
         sqs.send_message(QueueUrl=url, MessageBody=body)
     sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=60)  # in flight: not backlog
     assert SqsBacklog().count(["default"]) == 2
+    prefixed = sqs.create_queue(QueueName="airflow-my-queue")["QueueUrl"]
+    sqs.send_message(QueueUrl=prefixed, MessageBody="x")
+    assert SqsBacklog(transport_options={"queue_name_prefix": "airflow-"}).count(["my.queue"]) == 1
+    predefined = {"predefined_queues": {"celery": {"url": url}}}
+    assert SqsBacklog(transport_options=predefined).count(["celery"]) == 2
 
 
 def test_metadata_db_backlog_counts_scheduled_and_queued_of_the_queues(postgres_url):

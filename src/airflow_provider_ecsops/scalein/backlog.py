@@ -44,13 +44,18 @@ class RedisBacklog:
 class SqsBacklog:
     """``ApproximateNumberOfMessages`` of the queues' SQS queues (visible messages only).
 
+    Queue URLs are resolved the way kombu's SQS transport names them: ``predefined_queues`` first, else
+    ``queue_name_prefix`` + the name with dots as dashes.
+
     :param aws_conn_id: Airflow connection; None = the task role.
-    :param queue_url_prefix: prepended to a queue name to make its URL; empty = look it up by name.
+    :param transport_options: the Celery app's ``broker_transport_options``.
     """
 
-    def __init__(self, aws_conn_id: str | None = None, queue_url_prefix: str = "") -> None:
+    def __init__(
+        self, aws_conn_id: str | None = None, transport_options: dict[str, Any] | None = None
+    ) -> None:
         self.aws_conn_id = aws_conn_id
-        self.queue_url_prefix = queue_url_prefix
+        self.transport_options = transport_options or {}
 
     @cached_property
     def _sqs(self) -> Any:
@@ -58,16 +63,18 @@ class SqsBacklog:
 
         return SqsHook(aws_conn_id=self.aws_conn_id).conn
 
+    def _url(self, queue: str) -> str:
+        predefined = self.transport_options.get("predefined_queues") or {}
+        if queue in predefined:
+            return predefined[queue]["url"]
+        name = self.transport_options.get("queue_name_prefix", "") + queue.replace(".", "-")
+        return self._sqs.get_queue_url(QueueName=name)["QueueUrl"]
+
     def count(self, queues: list[str]) -> int:
         total = 0
         for queue in queues:
-            url = (
-                self.queue_url_prefix + queue
-                if self.queue_url_prefix
-                else self._sqs.get_queue_url(QueueName=queue)["QueueUrl"]
-            )
             attributes = self._sqs.get_queue_attributes(
-                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+                QueueUrl=self._url(queue), AttributeNames=["ApproximateNumberOfMessages"]
             )["Attributes"]
             total += int(attributes["ApproximateNumberOfMessages"])
         return total
@@ -125,11 +132,14 @@ class RestApiBacklog:
         return int(self.transport.get("/dags/~/dagRuns/~/taskInstances", params)["total_entries"])
 
 
-def backlog_source(settings: ScaleInSettings, broker_url: str) -> BacklogSource:
+def backlog_source(
+    settings: ScaleInSettings, broker_url: str, transport_options: dict[str, Any] | None = None
+) -> BacklogSource:
     """The source ``settings.backlog_source`` names, with its URL defaulted from the broker / metadata DB.
 
     :param settings: the scale-in settings.
     :param broker_url: the Celery app's broker URL.
+    :param transport_options: the Celery app's ``broker_transport_options``.
     """
     if settings.backlog_source == "metadb":
         from airflow_provider_ecsops.compat import conf
@@ -149,7 +159,7 @@ def backlog_source(settings: ScaleInSettings, broker_url: str) -> BacklogSource:
     if url.startswith(("redis://", "rediss://")):
         return RedisBacklog(url)
     if url.startswith("sqs://"):
-        return SqsBacklog(settings.aws_conn_id or None)
+        return SqsBacklog(settings.aws_conn_id or None, transport_options)
     raise ValueError(
         f"[ecsops] scalein_backlog_source = broker supports Redis and SQS brokers, not {url.split(':')[0]!r}; "
         "set scalein_backlog_source to metadb or rest_api"

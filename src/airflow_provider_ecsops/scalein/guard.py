@@ -35,6 +35,7 @@ from airflow_provider_ecsops.scalein.settings import ScaleInSettings
 log = logging.getLogger(__name__)
 
 BUSY, DRAINING, RELEASED = "busy", "draining", "released"
+PROTECTION_RETRY_SECONDS = 30.0
 
 
 def waiting_requests() -> list[Any]:
@@ -86,6 +87,7 @@ class ScaleInGuard(bootsteps.StartStopStep):
         self.shutdown_at: float | None = None
         self.waiting_at_shutdown: list[Any] = []
         self.last_retire_try = 0.0
+        self.retry_protection_at = 0.0
         signals.task_received.connect(self.on_task_received, weak=False)
         signals.worker_shutting_down.connect(self.on_shutting_down, weak=False)
 
@@ -93,7 +95,10 @@ class ScaleInGuard(bootsteps.StartStopStep):
     def backlog(self) -> Any:
         source = getattr(self, "_backlog", None)
         if source is None:
-            source = self._backlog = backlog_source(self.settings, self.consumer.app.conf.broker_url or "")
+            conf = self.consumer.app.conf
+            source = self._backlog = backlog_source(
+                self.settings, conf.broker_url or "", conf.broker_transport_options or {}
+            )
         return source
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
@@ -189,6 +194,7 @@ class ScaleInGuard(bootsteps.StartStopStep):
         return (
             self.protection.enabled
             and self.protection.seconds_left() < self.settings.renew_before_minutes * 60
+            and time.monotonic() >= self.retry_protection_at
         )
 
     def _protect(self, enabled: bool) -> None:
@@ -196,6 +202,8 @@ class ScaleInGuard(bootsteps.StartStopStep):
             self.protection.set(enabled)
         except ProtectionError as exc:
             # Availability first: work keeps flowing, but the operator sees exactly why it is unprotected.
+            # Renewals wait a while after a failure, so a missing permission is not retried every tick.
+            self.retry_protection_at = time.monotonic() + PROTECTION_RETRY_SECONDS
             log.error("ecsops scale-in: %s", exc)
 
     def _pause(self, why: str) -> None:
