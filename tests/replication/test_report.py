@@ -145,3 +145,25 @@ def test_console_entry_point_writes_json_and_html(postgres_plan, tmp_path, capsy
 def test_cli_needs_exactly_one_source():
     with pytest.raises(SystemExit, match="exactly one source"):
         cli.main(["--db-url", "sqlite://", "--api-url", "http://x"])
+
+
+def test_airflow_cli_hook_runs_the_same_report(sqlite_plan, capsys):
+    """``airflow ecsops race-report``: the provider CLI hook's command, parsed by Airflow's own CLI machinery."""
+    import argparse
+
+    from airflow.cli import cli_parser
+
+    parser = argparse.ArgumentParser(prog="airflow")
+    subparsers = parser.add_subparsers(dest="subcommand")
+    (group,) = cli.get_cli_commands()
+    cli_parser._add_command(subparsers, group)
+    args = parser.parse_args(
+        ["ecsops", "race-report", "--db-url", sqlite_plan["url"], "--prefix", PREFIX,
+         "--time-scale", str(TIME_SCALE), "--start-date", sqlite_plan["start_date"],
+         "--since", sqlite_plan["since"], "--until", sqlite_plan["until"],
+         "--stuck-after", str(STUCK_AFTER.total_seconds()), "--fail-on-incident"]
+    )  # fmt: skip
+    with pytest.raises(SystemExit) as exit_info:
+        args.func(args)
+    assert exit_info.value.code == 1
+    assert f"lost   {PREFIX}_b2" in capsys.readouterr().out
