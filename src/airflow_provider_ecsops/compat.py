@@ -28,6 +28,8 @@ _PATHS: dict[str, tuple[str, str]] = {
     "conf": ("airflow.configuration", "airflow.configuration"),
     "PythonOperator": ("airflow.providers.standard.operators.python", "airflow.operators.python"),
     "EmptyOperator": ("airflow.providers.standard.operators.empty", "airflow.operators.empty"),
+    # The SDK one is a plain record; the core one builds a cron description (cron_descriptor) per instance.
+    "CronTriggerTimetable": ("airflow.sdk", "airflow.timetables.trigger"),
 }
 
 __all__ = ["AIRFLOW_V_3", *_PATHS]
