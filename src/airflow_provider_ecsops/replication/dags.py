@@ -21,7 +21,7 @@ TASK_ID = "log_ticks"
 
 def _timetable(race_schedule: RaceSchedule, dag: RaceDag):
     if race_schedule.uses_cron:
-        from airflow.timetables.trigger import CronTriggerTimetable
+        from airflow_provider_ecsops.compat import CronTriggerTimetable
 
         return CronTriggerTimetable(race_schedule.cron(dag), timezone=race_schedule.start_date.tzinfo)
     from airflow_provider_ecsops.replication.timetable import OffsetIntervalTimetable

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -82,6 +82,35 @@ def decode_record(value: Any) -> dict | None:
     return value if is_completion_record(value) else None
 
 
+def observation(
+    dag_id: str, run_id: str, slot: Any, run_state: str | None, ti: Mapping[str, Any], record: dict | None
+) -> Observation:
+    """An observation from a run and its task instance as the DB or the API give them (API field names).
+
+    :param dag_id: the DAG.
+    :param run_id: the run.
+    :param slot: the run's logical date (or ``run_after``), datetime or ISO string.
+    :param run_state: DAG run state.
+    :param ti: task instance fields (``state``, ``queued_when``, ``start_date``, ``end_date``, ``hostname``,
+        ``pid``, ``try_number``); empty when the run has no task instance.
+    :param record: the completion record, if any.
+    """
+    return Observation(
+        dag_id=dag_id,
+        run_id=run_id,
+        slot=as_utc(slot),
+        run_state=run_state,
+        state=ti.get("state"),
+        queued_at=as_utc(ti.get("queued_when")),
+        start=as_utc(ti.get("start_date")),
+        end=as_utc(ti.get("end_date")),
+        hostname=ti.get("hostname") or None,
+        pid=ti.get("pid"),
+        try_number=ti.get("try_number"),
+        record=record,
+    )
+
+
 def observations_from_db(url: str, dag_ids: Iterable[str], task_id: str) -> list[Observation]:
     """Observations of ``dag_ids`` read from the Airflow metadata DB at SQLAlchemy ``url``.
 
@@ -119,7 +148,7 @@ def observations_from_db(url: str, dag_ids: Iterable[str], task_id: str) -> list
                         ti.c.dag_id,
                         ti.c.run_id,
                         ti.c.state,
-                        ti.c.queued_dttm,
+                        ti.c.queued_dttm.label("queued_when"),
                         ti.c.start_date,
                         ti.c.end_date,
                         ti.c.hostname,
@@ -141,21 +170,6 @@ def observations_from_db(url: str, dag_ids: Iterable[str], task_id: str) -> list
     result = []
     for run in runs:
         key = (run["dag_id"], run["run_id"])
-        task = tis.get(key) or {}
-        result.append(
-            Observation(
-                dag_id=run["dag_id"],
-                run_id=run["run_id"],
-                slot=as_utc(run["logical_date"] or run["run_after"]),
-                run_state=run["state"],
-                state=task.get("state"),
-                queued_at=as_utc(task.get("queued_dttm")),
-                start=as_utc(task.get("start_date")),
-                end=as_utc(task.get("end_date")),
-                hostname=task.get("hostname") or None,
-                pid=task.get("pid"),
-                try_number=task.get("try_number"),
-                record=records.get(key),
-            )
-        )
+        slot = run["logical_date"] or run["run_after"]
+        result.append(observation(*key, slot, run["state"], tis.get(key) or {}, records.get(key)))
     return result

@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
-from airflow_provider_ecsops.replication.observations import RECORD_KEY, Observation, as_utc, decode_record
+from airflow_provider_ecsops.replication.observations import (
+    RECORD_KEY,
+    Observation,
+    decode_record,
+    observation,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -194,22 +199,8 @@ def observations_from_api(
             record = None
             if ti.get("state") == "failed":
                 record = _record(transport, dag_id, run["dag_run_id"], task_id)
-            result.append(
-                Observation(
-                    dag_id=dag_id,
-                    run_id=run["dag_run_id"],
-                    slot=as_utc(run.get("logical_date") or run.get("execution_date") or run.get("run_after")),
-                    run_state=run.get("state"),
-                    state=ti.get("state"),
-                    queued_at=as_utc(ti.get("queued_when")),
-                    start=as_utc(ti.get("start_date")),
-                    end=as_utc(ti.get("end_date")),
-                    hostname=ti.get("hostname") or None,
-                    pid=ti.get("pid"),
-                    try_number=ti.get("try_number"),
-                    record=record,
-                )
-            )
+            slot = run.get("logical_date") or run.get("execution_date") or run.get("run_after")
+            result.append(observation(dag_id, run["dag_run_id"], slot, run.get("state"), ti, record))
     return result
 
 
