@@ -130,6 +130,15 @@ def test_http_default_name_never_contains_credentials(http_server):
     assert probe.name == "http_127.0.0.1"
 
 
+def test_probe_repr_masks_credentials():
+    probe = HttpProbe(url="https://ops:hunter2-secret@api.example/health?api_key=k-77", name="api")
+    assert repr(probe) == (
+        "HttpProbe(name='api', timeout=10.0, url='https://***@api.example/health?api_key=***', "
+        "expected_status=200, method='GET')"
+    )
+    assert "s3cr3t-x" not in repr(CallableProbe(func=healthy, secrets_to_mask=["s3cr3t-x"]))
+
+
 def test_http_times_out(http_server):
     assert_timed_out(run_one(HttpProbe(url=f"{http_server.base}/slow", timeout=0.3)), 0.3)
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_ecsops.heartbeat.probes import Probe, ProbeFailed, _slug
+from airflow_provider_ecsops.heartbeat.probes import Probe, ProbeFailed, name_slug, probe_dataclass
 
 
-@dataclass(frozen=True, kw_only=True)
+@probe_dataclass
 class AwsProbe(Probe):
     """
     Base of AWS probes.
@@ -32,7 +31,7 @@ class AwsProbe(Probe):
         return hook.get_conn()
 
 
-@dataclass(frozen=True, kw_only=True)
+@probe_dataclass
 class AwsIdentityProbe(AwsProbe):
     """
     STS ``GetCallerIdentity`` answers: the worker has working AWS credentials.
@@ -51,27 +50,27 @@ class AwsIdentityProbe(AwsProbe):
             raise ProbeFailed(f"credentials belong to account {account}, expected {self.expected_account}")
 
 
-@dataclass(frozen=True, kw_only=True)
+@probe_dataclass
 class S3BucketProbe(AwsProbe):
     """S3 ``HeadBucket`` succeeds: the bucket exists and these credentials may reach it."""
 
     bucket: str
 
     def default_name(self) -> str:
-        return _slug(f"s3_{self.bucket}")
+        return name_slug(f"s3_{self.bucket}")
 
     def check(self) -> None:
         self.client("s3").head_bucket(Bucket=self.bucket)
 
 
-@dataclass(frozen=True, kw_only=True)
+@probe_dataclass
 class EcsClusterProbe(AwsProbe):
     """ECS ``DescribeClusters`` reports the cluster ``ACTIVE``."""
 
     cluster: str
 
     def default_name(self) -> str:
-        return _slug(f"ecs_{self.cluster.rsplit('/', 1)[-1]}")
+        return name_slug(f"ecs_{self.cluster.rsplit('/', 1)[-1]}")
 
     def check(self) -> None:
         response = self.client("ecs").describe_clusters(clusters=[self.cluster])

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 from airflow_provider_ecsops.heartbeat.masking import is_secret_key, mask
-from airflow_provider_ecsops.heartbeat.probes import Probe, ProbeFailed, _slug
+from airflow_provider_ecsops.heartbeat.probes import Probe, ProbeFailed, name_slug, probe_dataclass
 
 
-@dataclass(frozen=True, kw_only=True)
+@probe_dataclass
 class ConnectionProbe(Probe):
     """
     The connection ``conn_id`` resolves (metadata DB or secrets backend) and its hook's
@@ -23,7 +22,7 @@ class ConnectionProbe(Probe):
     test: bool = True
 
     def default_name(self) -> str:
-        return _slug(f"conn_{self.conn_id}")
+        return name_slug(f"conn_{self.conn_id}")
 
     def check(self) -> None:
         from airflow_provider_ecsops.compat import BaseHook

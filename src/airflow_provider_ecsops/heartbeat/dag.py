@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,7 +13,7 @@ from airflow_provider_ecsops.heartbeat.operators import (
     HeartbeatQueueOperator,
     HeartbeatVerdictOperator,
 )
-from airflow_provider_ecsops.heartbeat.probes import Probe
+from airflow_provider_ecsops.heartbeat.probes import Probe, name_slug
 
 _EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -98,7 +97,7 @@ def heartbeat_dag(
                 for p in probes
             ]
         reporters += [
-            HeartbeatQueueOperator(task_id=f"queue_{_task_slug(q)}", queue=q, **task_args) for q in queues
+            HeartbeatQueueOperator(task_id=f"queue_{name_slug(q)}", queue=q, **task_args) for q in queues
         ]
         verdict = HeartbeatVerdictOperator(
             task_id="verdict",
@@ -110,7 +109,3 @@ def heartbeat_dag(
         for reporter in reporters:
             reporter >> verdict
     return dag
-
-
-def _task_slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)

@@ -7,12 +7,16 @@ import re
 import socket
 import time
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from airflow_provider_ecsops.heartbeat.masking import mask
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
+
+# Probes are immutable, keyword-only, and keep Probe.__repr__, which masks secrets: Airflow 2's UI shows
+# operator attributes (the probe list included) on the task instance page.
+probe_dataclass = dataclass(frozen=True, kw_only=True, repr=False)
 
 
 class ProbeFailed(Exception):
@@ -36,7 +40,7 @@ class ProbeResult:
         return cls(**data)
 
 
-@dataclass(frozen=True, kw_only=True)
+@probe_dataclass
 class Probe:
     """
     Base of all probes.
@@ -71,6 +75,10 @@ class Probe:
         """Literal values that must never appear in this probe's error."""
         return ()
 
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
+        return mask(f"{type(self).__name__}({shown})", self.secrets())
+
     def run(self) -> ProbeResult:
         """Run :meth:`check`, timing it; any exception becomes a failed, masked result."""
         started = time.monotonic()
@@ -86,11 +94,12 @@ def _ms_since(started: float) -> float:
     return round((time.monotonic() - started) * 1000, 3)
 
 
-def _slug(text: str) -> str:
+def name_slug(text: str) -> str:
+    """``text`` made safe for a task id and a dimension value."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:150]
 
 
-@dataclass(frozen=True, kw_only=True)
+@probe_dataclass
 class PythonImportProbe(Probe):
     """
     The worker can import these modules, at these minimum versions.
@@ -145,7 +154,7 @@ def _module_version(module_name: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True, kw_only=True)
+@probe_dataclass
 class TcpProbe(Probe):
     """A TCP connection to ``host:port`` opens."""
 
@@ -153,28 +162,28 @@ class TcpProbe(Probe):
     port: int
 
     def default_name(self) -> str:
-        return _slug(f"tcp_{self.host}_{self.port}")
+        return name_slug(f"tcp_{self.host}_{self.port}")
 
     def check(self) -> None:
         with socket.create_connection((self.host, self.port), timeout=self.timeout):
             pass
 
 
-@dataclass(frozen=True, kw_only=True)
+@probe_dataclass
 class DnsProbe(Probe):
     """``hostname`` resolves (through the worker's resolver; the runner enforces the timeout)."""
 
     hostname: str
 
     def default_name(self) -> str:
-        return _slug(f"dns_{self.hostname}")
+        return name_slug(f"dns_{self.hostname}")
 
     def check(self) -> None:
         if not socket.getaddrinfo(self.hostname, None):
             raise ProbeFailed(f"{self.hostname} resolved to no address")
 
 
-@dataclass(frozen=True, kw_only=True)
+@probe_dataclass
 class HttpProbe(Probe):
     """
     An HTTP(S) request returns an expected status.
@@ -191,7 +200,7 @@ class HttpProbe(Probe):
     def default_name(self) -> str:
         from urllib.parse import urlsplit
 
-        return _slug(f"http_{urlsplit(self.url).hostname or 'url'}")
+        return name_slug(f"http_{urlsplit(self.url).hostname or 'url'}")
 
     def secrets(self) -> Iterable[str]:
         from urllib.parse import unquote, urlsplit
@@ -227,7 +236,7 @@ class HttpProbe(Probe):
             )
 
 
-@dataclass(frozen=True, kw_only=True)
+@probe_dataclass
 class CallableProbe(Probe):
     """
     Any check: ``func()`` passes unless it raises or returns ``False``.
@@ -240,7 +249,7 @@ class CallableProbe(Probe):
     secrets_to_mask: Collection[str] = field(default=(), repr=False)
 
     def default_name(self) -> str:
-        return _slug(getattr(self.func, "__name__", "callable"))
+        return name_slug(getattr(self.func, "__name__", "callable"))
 
     def secrets(self) -> Iterable[str]:
         return self.secrets_to_mask
