@@ -88,3 +88,18 @@ def test_deferrable_execution_timeout_stops_the_container(aws):
     (arn,) = aws.fargate.task_arns()
     assert aws.fargate.status(arn)["lastStatus"] == "STOPPED"
     assert "execution_timeout reached" in aws.fargate.status(arn)["stoppedReason"]
+
+
+def test_operator_and_links_survive_dag_serialization(aws):
+    from airflow.serialization import serialized_objects
+
+    # What the scheduler and API server work from: the DAG as serialized by the DAG processor.
+    serializer = getattr(serialized_objects, "DagSerialization", None) or serialized_objects.SerializedDAG
+    dag = _dag(aws, "fargate_serialized", deferrable=True)
+    restored = serializer.from_dict(serializer.to_dict(dag))
+    task = restored.get_task("offload")
+    names = {getattr(link, "name", link) for link in task.operator_extra_links}
+    if isinstance(task.operator_extra_links, dict):  # some Airflow 3 versions keep them by name
+        names = set(task.operator_extra_links)
+    assert {"ECS Task", "Container Logs"} <= names
+    assert list(task.template_fields) == list(FargateOffloadOperator.template_fields)

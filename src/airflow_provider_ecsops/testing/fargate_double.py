@@ -404,14 +404,16 @@ def _response(status: int, body: dict) -> tuple[AWSResponse, dict]:
     return AWSResponse("https://ecs.amazonaws.com/", status, {}, None), body
 
 
-_moto_clients: dict[tuple[str, str], Any] = {}
+_moto_clients: dict[tuple[str, str, str | None], Any] = {}
 
 
 def _moto_client(service: str, region: str):
-    """A client answered by moto (created under the caller's active ``mock_aws``)."""
+    """A client answered by moto: in-process under ``mock_aws``, or the moto server at ``AWS_ENDPOINT_URL``."""
+    import os
+
     import boto3
 
-    key = (service, region)
+    key = (service, region, os.environ.get("AWS_ENDPOINT_URL"))
     if key not in _moto_clients:
         _moto_clients[key] = boto3.client(
             service,

@@ -1,6 +1,8 @@
 """Local AWS for the demo and the tests: moto, the Fargate double, and the resources the example DAGs use.
 
-``with local_aws() as env:`` activates moto in-process and the :class:`FargateDouble`, then seeds what a real
+``with local_aws() as env:`` activates moto in-process (or, with ``server=True``, a moto server on loopback that
+every client reaches through ``AWS_ENDPOINT_URL``, as aiobotocore's async clients need) and the
+:class:`FargateDouble`, then seeds what a real
 account would have: an ECS cluster, a VPC with DNS hostnames and support (moto needs both for awsvpc ENIs), two
 subnets, a security group, a Fargate task definition whose containers carry container-level memory (moto
 requires it) and log to awslogs, its log group, and an S3 bucket. Their names are exported in ``ECSOPS_DEMO_*``
@@ -9,7 +11,9 @@ environment variables (restored on exit) so example DAGs can read them at parse 
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -104,10 +108,36 @@ def seed(region: str = REGION) -> dict:
 
 
 @contextmanager
-def local_aws(region: str = REGION) -> Iterator[LocalAws]:
-    """Activate moto and the Fargate double, seed the demo resources and export their names."""
-    from moto import mock_aws
+def _moto(server: bool) -> Iterator[None]:
+    if not server:
+        from moto import mock_aws
 
+        with mock_aws():
+            yield
+        return
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    moto_server.start()
+    os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+    try:
+        yield
+    finally:
+        moto_server.stop()
+
+
+@contextmanager
+def local_aws(region: str = REGION, server: bool = False) -> Iterator[LocalAws]:
+    """Activate moto and the Fargate double, seed the demo resources and export their names.
+
+    :param region: AWS region of the resources.
+    :param server: use a moto server on loopback instead of in-process moto (for aiobotocore clients).
+    """
     saved = dict(os.environ)
     os.environ.update(
         {
@@ -118,7 +148,7 @@ def local_aws(region: str = REGION) -> Iterator[LocalAws]:
         }
     )
     try:
-        with mock_aws(), FargateDouble() as fargate:
+        with _moto(server), FargateDouble() as fargate:
             ids = seed(region)
             env = LocalAws(
                 region=region,
