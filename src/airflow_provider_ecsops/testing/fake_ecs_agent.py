@@ -86,7 +86,7 @@ class FakeEcsAgent:
 
     # -- identities, faults, observable state -------------------------------------------------------------------
     def add_task(self, task_arn: str | None = None) -> dict[str, str]:
-        """Register a task and return the environment a container of it would see."""
+        """Register a task; return the environment a container of it would see, plus its ARN."""
         with self._lock:
             arn = task_arn or f"{self.cluster.replace(':cluster/', ':task/')}/{uuid.uuid4().hex}"
             key = uuid.uuid4().hex[:12]
@@ -94,6 +94,7 @@ class FakeEcsAgent:
         return {
             "ECS_AGENT_URI": f"{self.url}/api/{key}",
             "ECS_CONTAINER_METADATA_URI_V4": f"{self.url}/v4/{key}",
+            "ECSOPS_FAKE_TASK_ARN": arn,  # not an ECS variable: lets a harness map processes to tasks
         }
 
     def add_service(self, name: str, desired_count: int, min_capacity: int | None = None) -> FakeService:

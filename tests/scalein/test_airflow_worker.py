@@ -1,0 +1,53 @@
+"""``airflow celery worker`` itself picks the guard up through ``[celery] celery_config_options``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.scalein.conftest import FAST_SETTINGS, wait_until
+
+
+def _celery_executor_import_error() -> str:
+    try:
+        import airflow.providers.celery.executors.celery_executor_utils  # noqa: F401
+    except ImportError as exc:
+        return str(exc)
+    return ""
+
+
+@pytest.mark.skipif(
+    bool(_celery_executor_import_error()),
+    reason=f"Airflow's Celery executor does not import with this Celery: {_celery_executor_import_error()}",
+)
+def test_airflow_celery_worker_runs_the_guard(fake_agent, broker, tmp_path: Path):
+    env = {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        # Airflow 2 refuses the Celery executor on the test's SQLite DB; starting a worker does not need more.
+        "_AIRFLOW__SKIP_DATABASE_EXECUTOR_COMPATIBILITY_CHECK": "1",
+        **os.environ,
+        **FAST_SETTINGS,
+        **fake_agent.add_task(),
+        "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": (
+            "airflow_provider_ecsops.scalein.celery_config.SCALEIN_CELERY_CONFIG"
+        ),
+        "AIRFLOW__CELERY__BROKER_URL": broker,
+        "AIRFLOW__CELERY__RESULT_BACKEND": broker,
+    }
+    log_path = tmp_path / "airflow-worker.log"
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    command = [airflow, "celery", "worker", "--queues", "ecsops-scalein-af", "--concurrency", "1"]
+    with log_path.open("wb") as out:
+        worker = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: "guard on: queues ['ecsops-scalein-af']" in log_path.read_text(), 90, "the guard")
+        wait_until(lambda: fake_agent.protected_tasks() == [], 30, "the idle worker's release")
+        assert [e["enabled"] for e in fake_agent.state()["history"]] == [True, False]
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(60)
