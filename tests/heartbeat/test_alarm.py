@@ -1,7 +1,12 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -64,3 +69,26 @@ def test_cloudformation_snippet():
 def test_alarm_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         heartbeat_alarm("hb", "*/5 * * * *", **kwargs)
+
+
+def test_documented_one_liner_creates_the_alarm(closed_port):
+    # The exact command from docs/heartbeat.md, in a fresh interpreter, against a moto server.
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    doc = (Path(__file__).resolve().parents[2] / "docs/heartbeat.md").read_text()
+    (command,) = re.findall(r"^python -c \"(.+)\"$", doc, flags=re.MULTILINE)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=closed_port, verbose=False)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{closed_port}"
+        env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": "eu-west-1"}
+        out = subprocess.run([sys.executable, "-c", command], capture_output=True, text=True, env=env)
+        assert out.returncode == 0, out.stderr[-2000:]
+        alarms = boto3.client("cloudwatch", region_name="eu-west-1", endpoint_url=endpoint).describe_alarms()
+    finally:
+        server.stop()
+    (alarm,) = alarms["MetricAlarms"]
+    assert alarm["AlarmName"] == "Airflow/Heartbeat heartbeat heartbeat"
+    assert alarm["TreatMissingData"] == "breaching"
+    assert alarm["AlarmActions"] == ["arn:aws:sns:eu-west-1:123456789012:oncall"]

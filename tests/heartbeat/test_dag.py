@@ -79,6 +79,9 @@ def test_shapes():
     probes = [DnsProbe(hostname="localhost"), TcpProbe(host="db", port=5432)]
     single = heartbeat_dag("hb_shape_single", "* * * * *", probes)
     assert single.task_ids == ["heartbeat"]
+    assert (
+        "(single mode, timeout 0:00:48, normal priority): probes dns_localhost, tcp_db_5432" in single.doc_md
+    )
     with_queues = heartbeat_dag(
         "hb_shape_q", "* * * * *", probes, queues=["default", "gpu large"], queue="ops"
     )

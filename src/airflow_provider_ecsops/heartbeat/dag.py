@@ -66,6 +66,12 @@ def heartbeat_dag(
 
     metrics = metrics or HeartbeatMetrics()
     dag_kwargs.setdefault("tags", ["heartbeat"])
+    dag_kwargs.setdefault(
+        "doc_md",
+        f"Heartbeat canary ({mode} mode, timeout {plan.timeout}, {priority} priority): probes "
+        f"{', '.join(p.name for p in probes)}; queues {', '.join(queues) or '(none)'}; metrics in "
+        f"CloudWatch namespace {metrics.namespace}.",
+    )
     dag_kwargs.pop("catchup", None)
     dag_kwargs.pop("max_active_runs", None)
     task_args: dict[str, Any] = {
