@@ -133,7 +133,8 @@ class ScaleInGuard(bootsteps.StartStopStep):
             log.error("ecsops scale-in: task %s received while released; protecting now", request.id)
         if self.state != BUSY:
             log.info("ecsops scale-in: task %s arrived while %s, reviving the worker", request.id, self.state)
-            self._protect(True)
+            if not self.protection.protected or self._renewal_due():
+                self._protect(True)
             self._resume()
             self._enter(BUSY)
         elif self._renewal_due():

@@ -87,6 +87,6 @@ class ScaleInSettings:
                 values[f.name] = conf.getint("ecsops", key, fallback=default)
             elif isinstance(default, float):
                 values[f.name] = conf.getfloat("ecsops", key, fallback=default)
-            else:
-                values[f.name] = conf.get("ecsops", key, fallback=default)
+            else:  # an option registered with an empty default may come back as None
+                values[f.name] = conf.get("ecsops", key, fallback=default) or default
         return cls(**values)
