@@ -119,21 +119,13 @@ class FargateOffloadOperator(BaseOperator):
             if deferrable is None
             else deferrable
         )
-        self.poll_interval = (
-            conf.getfloat("ecsops", "fargate_poll_interval", fallback=6.0)
-            if poll_interval is None
-            else poll_interval
-        )
+        self.poll_interval = poll_interval  # None: read from [ecsops] at run time, not at DAG parse time
         self.stop_on_kill = stop_on_kill
         self.rerun_failed_on_retry = rerun_failed_on_retry
         self.skip_on_exit_code = (
             [skip_on_exit_code] if isinstance(skip_on_exit_code, int) else list(skip_on_exit_code or [])
         )
-        self.log_lines_on_failure = (
-            conf.getint("ecsops", "fargate_log_lines_on_failure", fallback=20)
-            if log_lines_on_failure is None
-            else log_lines_on_failure
-        )
+        self.log_lines_on_failure = log_lines_on_failure
         self.run_task_timeout = run_task_timeout
         self._task_arn: str | None = None
         self._deadline: float | None = None  # time.monotonic() when execution_timeout runs out
@@ -142,6 +134,16 @@ class FargateOffloadOperator(BaseOperator):
 
     def _check(self) -> None:
         check_arguments({name: getattr(self, name) for name in _CHECKED})
+
+    def _resolve_settings(self) -> None:
+        """Fill the defaults that come from ``[ecsops]``: reading a provider's section makes Airflow load every
+        provider's configuration, which DAG parsing must not pay for."""
+        from airflow_provider_ecsops.compat import conf
+
+        if self.poll_interval is None:
+            self.poll_interval = conf.getfloat("ecsops", "fargate_poll_interval", fallback=6.0)
+        if self.log_lines_on_failure is None:
+            self.log_lines_on_failure = conf.getint("ecsops", "fargate_log_lines_on_failure", fallback=20)
 
     @cached_property
     def hook(self):
@@ -155,6 +157,7 @@ class FargateOffloadOperator(BaseOperator):
         from airflow_provider_ecsops.fargate.run_key import RunKey
 
         self._check()  # templates are rendered now
+        self._resolve_settings()
         remaining = self._remaining_time(context)
         self._deadline = None if remaining is None else time.monotonic() + remaining
         key = RunKey.from_context(context, self.retries)
@@ -327,6 +330,7 @@ class FargateOffloadOperator(BaseOperator):
         """Deferrable mode: the trigger reports the stopped task (or a timeout, or an error)."""
         from airflow_provider_ecsops.compat import AirflowException, AirflowTaskTimeout
 
+        self._resolve_settings()
         self._task_arn = event["task_arn"]
         state = event["resume"]
         lines = self._read_logs(state)

@@ -211,7 +211,8 @@ def check_arguments(args: Mapping[str, Any]) -> None:
             f"must be True or False, got {args['assign_public_ip']!r}",
             "pass assign_public_ip=True for a public subnet without NAT",
         )
-    if not isinstance(args["poll_interval"], (int, float)) or args["poll_interval"] <= 0:
+    interval = args["poll_interval"]
+    if interval is not None and (not isinstance(interval, (int, float)) or interval <= 0):
         _fail(
             "poll_interval",
             f"must be a positive number of seconds, got {args['poll_interval']!r}",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -124,10 +125,15 @@ def _moto(server: bool) -> Iterator[None]:
         port = probe.getsockname()[1]
     moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     moto_server.start()
-    os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+    endpoint = f"http://127.0.0.1:{port}"
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    # The server shares moto's in-process backends; start from (and leave) an empty account.
+    reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset, timeout=10).close()
     try:
         yield
     finally:
+        urllib.request.urlopen(reset, timeout=10).close()
         moto_server.stop()
 
 
