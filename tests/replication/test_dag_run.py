@@ -40,3 +40,20 @@ def test_time_scaled_dag_ticks_for_its_minute_and_records_its_worker(on_ecs, cap
     assert (record["hostname"], record["pid"]) == (obs.hostname, obs.pid)
     elapsed = pendulum.parse(record["end"]) - pendulum.parse(record["start"])
     assert timedelta(seconds=7 / 6) <= elapsed < timedelta(seconds=7 / 6 + 3)
+
+
+def test_ecs_task_arn_is_read_from_the_metadata_endpoint_and_absent_off_ecs(monkeypatch, ecs_metadata_url):
+    import socket
+
+    from airflow_provider_ecsops.replication.evidence import ecs_task_arn
+
+    monkeypatch.setenv("ECS_CONTAINER_METADATA_URI_V4", ecs_metadata_url)
+    assert ecs_task_arn() == FAKE_TASK_ARN
+    monkeypatch.delenv("ECS_CONTAINER_METADATA_URI_V4")
+    assert ecs_task_arn() is None
+    with socket.socket() as closed:  # a port nothing listens on: the record goes without the ARN
+        closed.bind(("127.0.0.1", 0))
+        monkeypatch.setenv(
+            "ECS_CONTAINER_METADATA_URI_V4", f"http://127.0.0.1:{closed.getsockname()[1]}/v4/x"
+        )
+        assert ecs_task_arn() is None
