@@ -15,10 +15,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import os
 
 import boto3
+from benchlib import quiet
 
 from airflow_provider_ecsops.fargate.trigger import FargateTaskTrigger
 from airflow_provider_ecsops.testing.fargate_double import TaskScript
@@ -79,15 +79,6 @@ async def measure(env, make, arns: list[str], interval: float, window: int) -> f
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
     return calls / window * (60 / DEFAULT_INTERVAL)
-
-
-def quiet() -> None:
-    """Keep the triggers' per-poll log lines (stdlib logging on Airflow 2, structlog on 3) off the report."""
-    logging.disable(logging.WARNING)
-    with contextlib.suppress(ImportError):
-        import structlog
-
-        structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
 
 
 def main() -> None:

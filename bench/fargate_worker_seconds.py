@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import logging
 import statistics
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from benchlib import quiet
 
 from airflow_provider_ecsops.compat import DAG, TaskDeferred
 from airflow_provider_ecsops.testing.fargate_double import TaskScript
@@ -108,14 +108,6 @@ def held_seconds(make, deferrable: bool, container_seconds: float) -> float:
             started = time.monotonic()
             getattr(op, method)(context, event.payload)
             return held + time.monotonic() - started
-
-
-def quiet() -> None:
-    logging.disable(logging.WARNING)
-    with contextlib.suppress(ImportError):
-        import structlog
-
-        structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
 
 
 def main() -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -7,6 +8,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_ecsops.testing.local_aws import local_aws
+from tests.fargate.builders import offload_operator
 
 
 @pytest.fixture
@@ -49,23 +51,4 @@ def context():
 @pytest.fixture
 def make_operator(aws):
     """Build a FargateOffloadOperator on the demo resources inside a DAG; keyword arguments override."""
-    from airflow_provider_ecsops.compat import DAG
-    from airflow_provider_ecsops.fargate.operator import FargateOffloadOperator
-
-    def make(**kwargs):
-        dag = DAG("etl", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=UTC))
-        args = {
-            "task_id": "offload",
-            "cluster": aws.cluster,
-            "task_definition": aws.task_definition,
-            "subnets": aws.subnets,
-            "security_groups": aws.security_groups,
-            "command": ["python", "job.py"],
-            "poll_interval": 0.05,
-            "region_name": aws.region,
-            "dag": dag,
-        }
-        args.update(kwargs)
-        return FargateOffloadOperator(**args)
-
-    return make
+    return functools.partial(offload_operator, aws)

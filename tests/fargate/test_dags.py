@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import runpy
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-from airflow_provider_ecsops.compat import AIRFLOW_V_3, DAG, AirflowTaskTimeout
+from airflow_provider_ecsops.compat import AIRFLOW_V_3, AirflowTaskTimeout
 from airflow_provider_ecsops.fargate.operator import FargateOffloadOperator
 from airflow_provider_ecsops.testing.dag_runs import run_dag
 from airflow_provider_ecsops.testing.fargate_double import TaskScript
+from tests.fargate.builders import offload_operator
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "example_dags" / "fargate_offload.py"
 
@@ -19,18 +20,7 @@ def _states(dag_run) -> dict[str, str]:
 
 
 def _dag(aws, dag_id: str, **op_kwargs):
-    with DAG(dag_id, schedule=None, start_date=datetime(2024, 1, 1, tzinfo=UTC), catchup=False) as dag:
-        FargateOffloadOperator(
-            task_id="offload",
-            cluster=aws.cluster,
-            task_definition=aws.task_definition,
-            subnets=aws.subnets,
-            command=["python", "job.py"],
-            poll_interval=0.05,
-            region_name=aws.region,
-            **op_kwargs,
-        )
-    return dag
+    return offload_operator(aws, dag_id, **op_kwargs).dag
 
 
 def test_example_dag_runs_end_to_end(aws):

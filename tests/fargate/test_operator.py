@@ -6,7 +6,6 @@ import asyncio
 import re
 import threading
 import time
-from datetime import UTC, datetime
 
 import pytest
 
@@ -234,22 +233,11 @@ def test_extra_links_point_at_the_task_and_its_log_stream(make_operator, context
 
 def test_deferrable_run_over_a_moto_server(monkeypatch, context):
     """The same path over real HTTP: every client reaches a moto server on loopback (AWS_ENDPOINT_URL)."""
-    from airflow_provider_ecsops.compat import DAG
-    from airflow_provider_ecsops.fargate.operator import FargateOffloadOperator
     from airflow_provider_ecsops.testing.local_aws import local_aws
+    from tests.fargate.builders import offload_operator
 
     with local_aws(server=True) as env:
         env.fargate.script(TaskScript(exit_codes={"etl": 4}, log_lines=["over http"]))
-        with DAG("etl", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=UTC)):
-            op = FargateOffloadOperator(
-                task_id="offload",
-                cluster=env.cluster,
-                task_definition=env.task_definition,
-                subnets=env.subnets,
-                command=["python", "job.py"],
-                poll_interval=0.05,
-                deferrable=True,
-                region_name=env.region,
-            )
+        op = offload_operator(env, deferrable=True)
         with pytest.raises(AirflowException, match=r"(?s)exited 4.*    over http$"):
             run_deferred(op, context)
