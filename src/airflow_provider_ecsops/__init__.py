@@ -5,20 +5,15 @@ Public names are imported lazily so that ``import airflow_provider_ecsops`` stay
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from airflow_provider_ecsops._lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
-_LAZY = {
-    "FargateOffloadOperator": "airflow_provider_ecsops.fargate.operator",
+_EXPORTS = {
+    "FargateOffloadOperator": "fargate.operator",
+    "heartbeat_dag": "heartbeat.dag",
+    "scaledown_race_dags": "replication.dags",
 }
 
-__all__ = ["__version__", *_LAZY]
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__all__ = ["__version__", *_EXPORTS]
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

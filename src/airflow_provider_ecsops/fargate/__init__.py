@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from airflow_provider_ecsops._lazy import lazy_getattr
 
-__all__ = ["FargateOffloadOperator", "FargateTaskTrigger"]
+_EXPORTS = {"FargateOffloadOperator": "operator", "FargateTaskTrigger": "trigger"}
 
-
-def __getattr__(name: str) -> Any:
-    if name == "FargateOffloadOperator":
-        from airflow_provider_ecsops.fargate.operator import FargateOffloadOperator
-
-        return FargateOffloadOperator
-    if name == "FargateTaskTrigger":
-        from airflow_provider_ecsops.fargate.trigger import FargateTaskTrigger
-
-        return FargateTaskTrigger
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = list(_EXPORTS)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

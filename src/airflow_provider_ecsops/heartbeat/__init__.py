@@ -7,8 +7,7 @@ Names are imported lazily so a DAG file importing this package stays cheap to pa
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from airflow_provider_ecsops._lazy import lazy_getattr
 
 _LAZY = {
     "heartbeat_dag": "dag",
@@ -30,10 +29,4 @@ _LAZY = {
 }
 
 __all__ = list(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)
