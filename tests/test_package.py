@@ -63,3 +63,33 @@ def test_importing_the_package_loads_no_aws_sdk():
         " or m.startswith('airflow.providers.amazon.aws')))\n"
     )
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_plugin_registers_the_scaled_replication_timetable():
+    out = _run(
+        "from airflow import plugins_manager\n"
+        "from airflow_provider_ecsops.compat import AIRFLOW_V_3\n"
+        "if AIRFLOW_V_3:\n"
+        "    names = list(plugins_manager.get_timetables_plugins())\n"
+        "else:\n"
+        "    plugins_manager.initialize_timetables_plugins()\n"
+        "    names = list(plugins_manager.timetable_classes)\n"
+        "print(names)\n"
+    )
+    assert (
+        "airflow_provider_ecsops.replication.timetable.OffsetIntervalTimetable"
+        in out.strip().splitlines()[-1]
+    )
+
+
+def test_airflow_cli_has_the_ecsops_group_on_airflow_3():
+    from airflow_provider_ecsops.compat import AIRFLOW_V_3
+
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow", "ecsops", "--help"], capture_output=True, text=True, timeout=300
+    )
+    if AIRFLOW_V_3:
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert "race-report" in result.stdout
+    else:  # Airflow 2.10 has no provider CLI hook: the console script `ecsops-race-report` serves there
+        assert result.returncode != 0

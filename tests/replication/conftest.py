@@ -7,17 +7,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.replication.registration import register_timetable
-
 FAKE_TASK_ARN = "arn:aws:ecs:us-east-1:123456789012:task/ecsops-race/0123456789abcdef0123456789abcdef"
 CONTAINER_PATH = "/v4/0123456789abcdef-1234567890"
 STUCK_AFTER = timedelta(minutes=10)  # the seeded "running" run stays running for the whole session
-
-
-@pytest.fixture(scope="session", autouse=True)
-def timetable_registered():
-    """The offset timetable known to Airflow's serialization, as the package plugin registers it."""
-    register_timetable()
 
 
 class _TaskMetadata(BaseHTTPRequestHandler):

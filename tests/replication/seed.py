@@ -155,7 +155,4 @@ def seed() -> dict:
 
 
 if __name__ == "__main__":
-    from tests.replication.registration import register_timetable
-
-    register_timetable()
     print("SEED-PLAN " + json.dumps(seed()))
