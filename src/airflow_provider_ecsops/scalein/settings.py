@@ -9,7 +9,7 @@ BACKLOG_SOURCES = ("broker", "metadb", "rest_api")
 
 @dataclass(frozen=True)
 class ScaleInSettings:
-    """Every ``scalein_*`` option with its default; ``docs/scalein.md`` documents each one.
+    """Every ``scalein_*`` option with its default; the README's scale-in section documents each one.
 
     :param protection_minutes: ``ExpiresInMinutes`` of each protection (1-2880).
     :param renew_before_minutes: renew a busy worker's protection this long before it expires.
