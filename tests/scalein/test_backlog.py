@@ -18,12 +18,12 @@ from airflow_provider_ecsops.scalein.backlog import (
     backlog_source,
 )
 from airflow_provider_ecsops.scalein.settings import ScaleInSettings
+from airflow_provider_ecsops.testing.dag_runs import run_dag
 from airflow_provider_ecsops.testing.scalein_metadb import (
     create_airflow_tables,
     fresh_database,
     insert_task_instances,
 )
-from tests.airflow_helpers import run_dag
 
 
 def test_redis_backlog_counts_every_priority_list(broker):

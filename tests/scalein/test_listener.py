@@ -8,7 +8,7 @@ import pytest
 
 from airflow_provider_ecsops.compat import DAG, PythonOperator
 from airflow_provider_ecsops.scalein import listener
-from tests.airflow_helpers import run_dag as run_dag_test
+from airflow_provider_ecsops.testing.dag_runs import run_dag as run_dag_test
 
 
 @pytest.fixture
