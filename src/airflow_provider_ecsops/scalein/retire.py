@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -44,24 +44,23 @@ def retire_lock(url: str, name: str, wait_seconds: float = 30.0, ttl_seconds: fl
 
         client = redis.Redis.from_url(url)
         token = uuid.uuid4().hex
-        while not client.set(name, token, nx=True, px=int(ttl_seconds * 1000)):
-            if time.monotonic() > deadline:
-                raise RetireLockBusy(f"retire lock {name} busy for {wait_seconds}s")
-            time.sleep(0.05)
+        _wait_for(lambda: client.set(name, token, nx=True, px=int(ttl_seconds * 1000)), deadline, name)
         try:
             yield
         finally:
             client.eval(_RELEASE_IF_OURS, 1, name, token)
     elif url.startswith("postgresql"):
         from sqlalchemy import create_engine, text
+        from sqlalchemy.pool import NullPool
 
         key = zlib.crc32(name.encode())
-        engine = create_engine(url, poolclass=__import__("sqlalchemy.pool", fromlist=["NullPool"]).NullPool)
+        engine = create_engine(url, poolclass=NullPool)
         with engine.connect() as connection:
-            while not connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
-                if time.monotonic() > deadline:
-                    raise RetireLockBusy(f"retire lock {name} busy for {wait_seconds}s")
-                time.sleep(0.05)
+            _wait_for(
+                lambda: connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar(),
+                deadline,
+                name,
+            )
             try:
                 yield
             finally:
@@ -137,3 +136,11 @@ def service_scaler(cluster: str, service: str, min_workers: str, aws_conn_id: st
         ecs=AwsBaseHook(aws_conn_id=aws_conn_id, client_type="ecs").conn,
         autoscaling=AwsBaseHook(aws_conn_id=aws_conn_id, client_type="application-autoscaling").conn,
     )
+
+
+def _wait_for(acquire: Callable[[], Any], deadline: float, name: str) -> None:
+    """Call ``acquire`` until it returns a true value; raise RetireLockBusy once ``deadline`` has passed."""
+    while not acquire():
+        if time.monotonic() > deadline:
+            raise RetireLockBusy(f"retire lock {name} still busy at its deadline")
+        time.sleep(0.05)
