@@ -8,6 +8,12 @@ cd "$root"
 lines=(af2 af33 latest)
 if [ $# -gt 0 ] && [[ "$1" =~ ^(af2|af33|latest)$ ]]; then lines=("$1"); shift; fi
 
+# The HTML report test renders with headless Chromium (Debian's package); install it once per machine.
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "installing chromium for the report rendering test ..."
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null
+fi
+
 if [ -z "${ECSOPS_SKIP_LINT:-}" ]; then  # set it for a quick inner loop; CI always lints
   lint_venv=$(scripts/venv.sh latest)
   "$lint_venv/bin/ruff" check src tests bench example_dags

@@ -241,3 +241,10 @@ def test_deferrable_run_over_a_moto_server(monkeypatch, context):
         op = offload_operator(env, deferrable=True)
         with pytest.raises(AirflowException, match=r"(?s)exited 4.*    over http$"):
             run_deferred(op, context)
+
+
+def test_a_single_size_override_must_fit_the_task_definition(make_operator, context, aws):
+    # The demo task definition has cpu 256: memory 4096 alone is no Fargate size for it.
+    with pytest.raises(FargateConfigError, match=r"^memory: 4096 MiB does not go with cpu=256"):
+        make_operator(memory=4096).execute(context)
+    assert aws.fargate.calls["RunTask"] == 0

@@ -82,8 +82,7 @@ def test_html_has_a_bar_per_slot_in_worker_lanes(page, sqlite_plan):
 
 def test_chromium_renders_the_page(page, tmp_path):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    if chromium is None:
-        pytest.skip("no headless Chromium on this machine (apt-get install -y chromium)")
+    assert chromium, "headless Chromium is needed: apt-get install -y chromium (scripts/test.sh installs it)"
     html_file, png = tmp_path / "race.html", tmp_path / "race.png"
     html_file.write_text(page)
     subprocess.run(

@@ -11,7 +11,7 @@ from typing import Any
 
 from airflow_provider_ecsops.compat import BaseOperator
 from airflow_provider_ecsops.fargate.links import FargateLogStreamLink, FargateTaskLink
-from airflow_provider_ecsops.fargate.validation import FargateConfigError, check_arguments
+from airflow_provider_ecsops.fargate.validation import FargateConfigError, check_arguments, check_size
 
 _CHECKED = (
     "cluster", "task_definition", "command", "subnets", "security_groups", "environment", "cpu", "memory",
@@ -163,7 +163,7 @@ class FargateOffloadOperator(BaseOperator):
         key = RunKey.from_context(context, self.retries)
         taskdef = self.hook.describe_task_definition(self.task_definition)
         state = self._task_state(taskdef)
-        task, reused = self._attach_or_start(context, key, taskdef, state)
+        task, reused = self._attach_or_start(key, state)
         self._task_arn = task["taskArn"]
         state["log"] = self._log_location(taskdef, state["container"], task["taskArn"])
         self._persist_links(context, task, state["log"])
@@ -191,13 +191,14 @@ class FargateOffloadOperator(BaseOperator):
                 f"container_name: {container!r} is not in task definition {family}. "
                 f"Fix: use one of {', '.join(names)}"
             )
-        return {
-            "container": container,
-            "essential": essential,
-            "task_definition": taskdef["taskDefinitionArn"],
-        }
+        # An override of only cpu or only memory must still fit the task definition's other half.
+        check_size(
+            self.cpu if self.cpu is not None else taskdef.get("cpu"),
+            self.memory if self.memory is not None else taskdef.get("memory"),
+        )
+        return {"container": container, "essential": essential}
 
-    def _attach_or_start(self, context, key, taskdef, state) -> tuple[dict[str, Any], bool]:
+    def _attach_or_start(self, key, state) -> tuple[dict[str, Any], bool]:
         """Reattach to this key's running task, reuse its finished one, or start a new one."""
         from airflow_provider_ecsops.fargate.outcome import TaskOutcome, normalize_task
 
@@ -227,9 +228,9 @@ class FargateOffloadOperator(BaseOperator):
                 return last, True
             self.log.info("%s failed earlier; starting a fresh container", last["taskArn"])
         request = self._run_task_request(key, state["container"], attempt=len(previous))
-        deadline = time.monotonic() + min(
-            self.run_task_timeout, self._remaining_time(context) or float("inf")
-        )
+        deadline = time.monotonic() + self.run_task_timeout
+        if self._deadline is not None:
+            deadline = min(deadline, self._deadline)
         task = self.hook.run_task(request, deadline=deadline)
         self.log.info("Started ECS task %s (%s) for %s", task["taskArn"], state["container"], key.describe())
         return task, False
