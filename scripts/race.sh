@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The scale-down race reproduced locally, guarded vs unguarded fleet (docs/race.md).
+#   scripts/race.sh long              ~17 min: 26 periods, 208 task runs per fleet (make race)
+#   scripts/race.sh short             ~5 min: 3 periods, 24 task runs per fleet (make race-short)
+#   scripts/race.sh long --guard off --seed 7 --stop-timeout 120   (more options: --help)
+# Reports: out/race/<mode>/{on,off}/report.html; the table is printed at the end.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+mode=${1:-long}
+[ $# -gt 0 ] && shift
+venv=$(scripts/venv.sh af33)
+"$venv/bin/python" -c "from tests.services import ensure_service; ensure_service('postgres'); ensure_service('redis')"
+exec "$venv/bin/python" -m airflow_provider_ecsops.replication.harness --mode "$mode" --out out/race "$@"

@@ -1,0 +1,165 @@
+"""An autoscaler simulator that behaves like MWAA's worker auto scaling on ECS (field report
+``mwaa-autoscaling-race.txt``), on the DAG set's scaled clock (one *unit* = one scaled minute).
+
+Model, checked every ``tick``:
+
+- **Load** = task instances ``queued`` or ``running`` in the metadata DB (MWAA's QueuedTasks + RunningTasks).
+- **Scale out**: with concurrency 1 a worker serves one task, so the wanted fleet is ``clamp(load, min, max)``;
+  when it exceeds the workers that are up and not slated to stop, new workers are launched at once (their boot
+  time is the real ``airflow celery worker`` start-up).
+- **Scale in**: once load has been zero for ``idle_units`` (2), the fleet is scaled in to the minimum: for each
+  worker above it one stop is scheduled, landing after a delay drawn uniformly from ``delay_units`` (2-5). The
+  decision is not revisited when new work arrives meanwhile; that is the race.
+- **Victims** are chosen when a stop lands, the way ECS does: uniformly at random (seeded) among running
+  workers whose ECS task is *not* scale-in protected (read from the fake agent). If every candidate is
+  protected the stop waits and is retried each tick; a later scale-out cancels waiting stops (the service's
+  desired count went up again).
+- **Stop**: SIGTERM to the worker's main process (what ECS sends to the container), SIGKILL to its whole process
+  group once the stop timeout (Fargate: at most 120 s, scaled) has passed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_ecsops.replication.harness.stack import RaceStack, Worker, kill_group
+
+LOAD_SQL = "SELECT count(*) FROM task_instance WHERE state IN ('queued', 'running')"
+BUSY_SQL = "SELECT count(*) FROM task_instance WHERE state = 'running' AND hostname = %s"
+
+
+@dataclass
+class Autoscaler:
+    """The simulator for one fleet.
+
+    :param stack: the fleet's stack (launches workers, holds the fake agent and the DB URL).
+    :param unit_seconds: one scaled minute, in seconds.
+    :param stop_timeout_seconds: scaled seconds between SIGTERM and SIGKILL.
+    :param seed: seed of the victim and delay draws.
+    :param events_path: JSON-lines file of every decision, launch and stop.
+    :param min_workers: floor of the fleet (field report: 1).
+    :param max_workers: ceiling of the fleet (field report: 4).
+    :param idle_units: idle time before scaling in (MWAA: 2 minutes).
+    :param delay_units: window in which a scale-in stop lands (MWAA: 2-5 minutes).
+    :param tick: seconds between two checks.
+    """
+
+    stack: RaceStack
+    unit_seconds: float
+    stop_timeout_seconds: float
+    seed: int
+    events_path: Path
+    min_workers: int = 1
+    max_workers: int = 4
+    idle_units: float = 2
+    delay_units: tuple[float, float] = (2, 5)
+    tick: float = 0.25
+    rng: random.Random = field(init=False)
+    pending_stops: list[float] = field(default_factory=list)
+    waiting_stops: int = 0
+    last_busy: float = field(default_factory=time.monotonic)
+    stats: dict[str, int] = field(
+        default_factory=lambda: {
+            "launched": 0,
+            "scale_ins": 0,
+            "sigterm": 0,
+            "sigkill": 0,
+            "busy_at_sigterm": 0,
+        }
+    )
+
+    def __post_init__(self) -> None:
+        import psycopg2
+
+        self.rng = random.Random(self.seed)
+        self._db = psycopg2.connect(self.stack.db_url.replace("+psycopg2", ""))
+        self._db.autocommit = True
+
+    def _event(self, action: str, **details: Any) -> None:
+        with self.events_path.open("a") as f:
+            f.write(json.dumps({"time": time.time(), "action": action, **details}) + "\n")
+
+    def _query(self, sql: str, *params: Any) -> int:
+        with self._db.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchone()[0]
+
+    @property
+    def up(self) -> list[Worker]:
+        """Workers running and not yet told to stop."""
+        return [w for w in self.stack.workers if w.alive and w.sigterm_at is None]
+
+    def launch(self, why: str) -> None:
+        worker = self.stack.launch_worker()
+        self.stats["launched"] += 1
+        self._event("launch", worker=worker.name, task_arn=worker.task_arn, why=why)
+
+    def step(self, now: float) -> None:
+        """One check: scale out, decide and land scale-in stops, escalate stop timeouts."""
+        load = self._query(LOAD_SQL)
+        if load:
+            self.last_busy = now
+        while self.pending_stops and self.pending_stops[0] <= now:
+            self.pending_stops.pop(0)
+            self.waiting_stops += 1
+        while self.waiting_stops and self._stop_one(now):
+            self.waiting_stops -= 1
+        wanted = min(max(load, self.min_workers), self.max_workers)
+        if wanted > len(self.up) - self.waiting_stops:
+            if self.waiting_stops:
+                self._event("cancel_waiting_stops", count=self.waiting_stops)
+                self.waiting_stops = 0
+            for _ in range(wanted - len(self.up)):
+                self.launch(f"scale out: load {load}")
+        elif not self.pending_stops and now - self.last_busy >= self.idle_units * self.unit_seconds:
+            excess = len(self.up) - self.waiting_stops - self.min_workers
+            if excess > 0:
+                lands = [now + self.rng.uniform(*self.delay_units) * self.unit_seconds for _ in range(excess)]
+                self.pending_stops = sorted(lands)
+                self.stats["scale_ins"] += 1
+                self._event("scale_in", stops=excess, land_in=[round(t - now, 2) for t in lands])
+        self._escalate(now)
+
+    def _stop_one(self, now: float) -> bool:
+        protected = set(self.stack.agent.state()["protected"])
+        candidates = [w for w in self.up if w.task_arn not in protected]
+        if len(self.up) <= self.min_workers or not candidates:
+            return False
+        victim = self.rng.choice(candidates)
+        victim.sigterm_at = now
+        victim.proc.send_signal(signal.SIGTERM)
+        busy = self._query(BUSY_SQL, victim.name)
+        self.stats["sigterm"] += 1
+        self.stats["busy_at_sigterm"] += bool(busy)
+        self._event("sigterm", worker=victim.name, running_tasks=busy, protected_skipped=len(protected))
+        return True
+
+    def _escalate(self, now: float) -> None:
+        for worker in self.stack.workers:
+            if worker.sigterm_at is None or worker.exited_at is not None:
+                continue
+            if not worker.alive:
+                worker.exited_at = now
+                self._event("exited", worker=worker.name, after=round(now - worker.sigterm_at, 2))
+            elif worker.sigkill_at is None and now - worker.sigterm_at >= self.stop_timeout_seconds:
+                worker.sigkill_at = now
+                kill_group(worker.proc, signal.SIGKILL)
+                self.stats["sigkill"] += 1
+                self._event("sigkill", worker=worker.name)
+
+    def run_until(self, deadline: float, stop: threading.Event) -> None:
+        """Check every ``tick`` until ``deadline`` (monotonic) or ``stop``, starting with the minimum fleet."""
+        while len(self.up) < self.min_workers:
+            self.launch("minimum")
+        while time.monotonic() < deadline and not stop.wait(self.tick):
+            self.step(time.monotonic())
+
+    def close(self) -> None:
+        self._db.close()
