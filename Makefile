@@ -1,4 +1,4 @@
-.PHONY: demo test lint bench race
+.PHONY: demo test lint race race-short
 
 # The main demo: the example DAGs end to end against local AWS (moto + the Fargate double) and SQLite.
 demo:
@@ -9,4 +9,11 @@ test:
 	scripts/test.sh
 
 lint:
-	$$(scripts/venv.sh latest)/bin/ruff check src tests bench example_dags
+	$$(scripts/venv.sh latest)/bin/ruff check src tests bench example_dags scripts
+
+# The scale-down race reproduced locally with real Airflow 3 + Celery workers, guarded vs unguarded fleet.
+race:
+	scripts/race.sh long
+
+race-short:
+	scripts/race.sh short
