@@ -11,6 +11,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from airflow_provider_ecsops.compat import AIRFLOW_V_3
+
+pytestmark = pytest.mark.skipif(
+    not AIRFLOW_V_3, reason="the race stack runs Airflow 3 components (api-server); CI runs it on af33"
+)
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "out" / "race"
 SHORT_BUDGET_SECONDS = 540  # the whole CI budget is 10 minutes
@@ -30,12 +37,12 @@ def test_short_race_guarded_fleet_loses_nothing(postgres_url, redis_url, capsys)
     assert done.returncode == 0, done.stderr[-5000:]
     fleets = {r["fleet"]: r for r in json.loads((OUT / "short" / "summary.json").read_text())}
     guarded, unguarded = fleets["on"], fleets["off"]
-    # Three periods of eight DAGs were judged in each fleet.
-    assert guarded["expected"] == unguarded["expected"] == 24
+    # Four periods of eight DAGs were judged in each fleet.
+    assert guarded["expected"] == unguarded["expected"] == 32
     # The guarded fleet was really scaled in (workers were stopped), and lost nothing.
     assert guarded["scale_ins"] >= 1 and guarded["sigterm"] >= 1, guarded
     assert (guarded["lost"], guarded["stuck"]) == (0, 0), guarded
-    assert guarded["completed"] >= 20, guarded
+    assert guarded["completed"] >= 24, guarded
     # Protection kept every busy worker out of the victims.
     assert guarded["busy_at_sigterm"] == 0, guarded
     for fleet in fleets.values():

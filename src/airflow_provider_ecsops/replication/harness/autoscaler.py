@@ -76,17 +76,31 @@ class Autoscaler:
     )
 
     def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        self._db = self._connect()
+
+    def _connect(self) -> Any:
         import psycopg2
 
-        self.rng = random.Random(self.seed)
-        self._db = psycopg2.connect(self.stack.db_url.replace("+psycopg2", ""))
-        self._db.autocommit = True
+        conn = psycopg2.connect(self.stack.db_url.replace("+psycopg2", ""))
+        conn.autocommit = True
+        return conn
 
     def _event(self, action: str, **details: Any) -> None:
         with self.events_path.open("a") as f:
             f.write(json.dumps({"time": time.time(), "action": action, **details}) + "\n")
 
     def _query(self, sql: str, *params: Any) -> int:
+        import psycopg2
+
+        try:
+            return self._fetch(sql, params)
+        except psycopg2.OperationalError as exc:  # a dropped connection must not end the run: reconnect once
+            self._event("db_reconnect", error=str(exc).splitlines()[0])
+            self._db = self._connect()
+            return self._fetch(sql, params)
+
+    def _fetch(self, sql: str, params: tuple) -> int:
         with self._db.cursor() as cur:
             cur.execute(sql, params)
             return cur.fetchone()[0]
@@ -154,10 +168,22 @@ class Autoscaler:
                 self.stats["sigkill"] += 1
                 self._event("sigkill", worker=worker.name)
 
-    def run_until(self, deadline: float, stop: threading.Event) -> None:
-        """Check every ``tick`` until ``deadline`` (monotonic) or ``stop``, starting with the minimum fleet."""
-        while len(self.up) < self.min_workers:
-            self.launch("minimum")
+    def run(self, begin: float, deadline: float, stop: threading.Event) -> None:
+        """Start a warm fleet at the maximum now, then scale it from ``begin`` until ``deadline`` or ``stop``.
+
+        The fleet is warmed up before the first slot (boot and first task of a worker take 20-40 s here, ten
+        scaled minutes), so the run starts in the steady state of the field report (a fleet that has just
+        served a busy period) in both fleets alike, not in a cold start that hides the idle windows.
+
+        :param begin: monotonic time of the first slot.
+        :param deadline: monotonic time to stop at.
+        :param stop: set to stop early.
+        """
+        while len(self.up) < self.max_workers:
+            self.launch("warm-up")
+        if stop.wait(max(0.0, begin - time.monotonic())):
+            return
+        self.last_busy = time.monotonic()
         while time.monotonic() < deadline and not stop.wait(self.tick):
             self.step(time.monotonic())
 

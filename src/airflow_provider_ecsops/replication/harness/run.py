@@ -1,8 +1,9 @@
 """``python -m airflow_provider_ecsops.replication.harness``: run the race set on a guarded and/or an unguarded
 local fleet under the autoscaler simulator, then the race report per fleet, and print the comparison table.
 
-Each fleet gets its own metadata database (``ecsops_race_on`` / ``ecsops_race_off``, cloned from one migrated
-template), its own Redis database (10 / 11, flushed) and its own directory ``<out>/<mode>/<fleet>/`` with the
+Each fleet gets its own metadata database (``ecsops_race_<mode>_on`` / ``_off``, cloned from one migrated
+template), its own Redis database (short 10 / 11, long 12 / 13; flushed) and its own directory
+``<out>/<mode>/<fleet>/`` with the
 process logs, the autoscaler's ``events.jsonl`` and the report (``report.html``, ``report.json``,
 ``report.txt``). The databases are left in place so the report can be re-run with ``ecsops-race-report``.
 """
@@ -24,7 +25,7 @@ from pathlib import Path
 from airflow_provider_ecsops.replication.harness.autoscaler import Autoscaler
 from airflow_provider_ecsops.replication.harness.stack import RaceStack, migrate_template
 
-REDIS_DB = {"on": 10, "off": 11}
+REDIS_DB = {("short", "on"): 10, ("short", "off"): 11, ("long", "on"): 12, ("long", "off"): 13}
 STARTUP_LEAD_SECONDS = 50  # API server, DAG processor and scheduler up and the DAGs serialized before slot 0
 
 
@@ -42,10 +43,11 @@ class Mode:
     phase_minute: int | None = None
 
 
-# Short: the three periods of the scaled hour whose wave A ends early enough for an idle window (minutes 30-59:
-# 9, 8 and 7 ticks), so CI always covers the racy part of the set. Long: 26 periods (208 runs), every minute.
+# Short: the four periods of the scaled hour whose wave A ends early enough for an idle window before wave B
+# (minutes 20-59: 10 down to 7 ticks), so CI always covers the racy part of the set. Long: 26 periods (208
+# runs), every minute of the hour.
 MODES = {
-    "short": Mode(time_scale=0.05, periods=3, phase_minute=30),
+    "short": Mode(time_scale=0.05, periods=4, phase_minute=20),
     "long": Mode(time_scale=0.05, periods=26),
 }
 
@@ -87,10 +89,18 @@ def slot_zero(now: datetime, unit: timedelta, lead_seconds: float, phase_minute:
 
 
 def run_fleet(
-    fleet: str, mode: Mode, out: Path, seed: int, stop_timeout: float, start: datetime, stop: threading.Event
+    run: str,
+    fleet: str,
+    mode: Mode,
+    out: Path,
+    seed: int,
+    stop_timeout: float,
+    start: datetime,
+    stop: threading.Event,
 ) -> FleetResult:
     """Run one fleet for ``mode.periods`` periods of the set, report, and tear everything down.
 
+    :param run: the mode's name (databases ``ecsops_race_<run>_<fleet>``).
     :param fleet: ``on`` (guarded) or ``off``.
     :param mode: time scale and length.
     :param out: the fleet's output directory (emptied first).
@@ -113,9 +123,10 @@ def run_fleet(
     # "running" stuck_after past its expected end (or failed by the heartbeat timeout before that).
     settle = 10 * unit + stuck_after + 5
     stack = RaceStack(
+        run=run,
         fleet=fleet,
         out_dir=out,
-        redis_db=REDIS_DB[fleet],
+        redis_db=REDIS_DB[run, fleet],
         time_scale=mode.time_scale,
         start_date=start,
         stop_timeout_seconds=scaled_stop,
@@ -124,8 +135,9 @@ def run_fleet(
     with stack:
         scaler = Autoscaler(stack, unit, scaled_stop, seed, out / "events.jsonl")
         try:
-            end_in = (until - datetime.now(UTC)).total_seconds() + settle
-            scaler.run_until(time.monotonic() + end_in, stop)
+            now = time.monotonic()
+            begin = now + (start - datetime.now(UTC)).total_seconds()
+            scaler.run(begin, now + (until - datetime.now(UTC)).total_seconds() + settle, stop)
         finally:
             scaler.close()
         figures = report(schedule, stack.db_url, start, until, out, stuck_after)
@@ -226,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     fleets = ["off", "on"] if args.guard == "both" else [args.guard]
     out = args.out / args.mode
     out.mkdir(parents=True, exist_ok=True)
-    migrate_template(out / "template-home", out)
+    migrate_template(args.mode, out / "template-home", out)
     results: dict[str, FleetResult] = {}
     unit = timedelta(seconds=60 * mode.time_scale)
 
@@ -234,7 +246,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def one(fleet: str) -> None:
         start = slot_zero(datetime.now(UTC), unit, STARTUP_LEAD_SECONDS, mode.phase_minute)
-        results[fleet] = run_fleet(fleet, mode, out / fleet, args.seed, args.stop_timeout, start, stop)
+        results[fleet] = run_fleet(
+            args.mode, fleet, mode, out / fleet, args.seed, args.stop_timeout, start, stop
+        )
 
     if not args.sequential and len(fleets) > 1:
         errors: list[BaseException] = []

@@ -26,7 +26,6 @@ from airflow_provider_ecsops.testing.fake_ecs_agent import FakeEcsAgent
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/{db}"
 REDIS_URL = "redis://127.0.0.1:6379/{db}"
-TEMPLATE_DB = "ecsops_race_template"
 GUARD_CONFIG = "airflow_provider_ecsops.scalein.celery_config.SCALEIN_CELERY_CONFIG"
 DAG_FILE = '''\
 """The scale-down race set, time-scaled for the local race harness."""
@@ -74,14 +73,23 @@ def _drop(db: str) -> str:
     return f"DROP DATABASE IF EXISTS {db} WITH (FORCE)"
 
 
-def migrate_template(airflow_home: Path, log_dir: Path) -> None:
-    """Create and migrate the template database once; fleets clone it (seconds instead of a migration each)."""
+def template_db(run: str) -> str:
+    return f"ecsops_race_{run}_template"
+
+
+def migrate_template(run: str, airflow_home: Path, log_dir: Path) -> None:
+    """Create and migrate the template database of ``run`` once; its fleets clone it (seconds, not a migration).
+
+    :param run: name of the run (the mode); short and long runs use different databases and can overlap.
+    :param airflow_home: AIRFLOW_HOME for the migration.
+    :param log_dir: where ``db-migrate.log`` goes.
+    """
     airflow_home.mkdir(parents=True, exist_ok=True)
-    _admin_sql(_drop(TEMPLATE_DB), f"CREATE DATABASE {TEMPLATE_DB}")
+    _admin_sql(_drop(template_db(run)), f"CREATE DATABASE {template_db(run)}")
     env = {
         **clean_environ(),
         "AIRFLOW_HOME": str(airflow_home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": PG_URL.format(db=TEMPLATE_DB),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": PG_URL.format(db=template_db(run)),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     }
     log = log_dir / "db-migrate.log"
@@ -117,6 +125,7 @@ class Worker:
 class RaceStack:
     """The stack of one fleet; use as a context manager.
 
+    :param run: name of the run (the mode); part of the database names.
     :param fleet: ``on`` (guarded) or ``off`` (Airflow's default Celery config).
     :param out_dir: directory for logs (``<out_dir>/logs``).
     :param redis_db: Redis database number of the broker (flushed at start).
@@ -126,6 +135,7 @@ class RaceStack:
     :param heartbeat_timeout_seconds: the scheduler's task-instance heartbeat timeout (fails lost tasks).
     """
 
+    run: str
     fleet: str
     out_dir: Path
     redis_db: int
@@ -146,7 +156,7 @@ class RaceStack:
 
     @property
     def db(self) -> str:
-        return f"ecsops_race_{self.fleet}"
+        return f"ecsops_race_{self.run}_{self.fleet}"
 
     @property
     def db_url(self) -> str:
@@ -218,7 +228,7 @@ class RaceStack:
         (self.home / "dags").mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(parents=True, exist_ok=True)
         (self.home / "dags" / "scaledown_race_local.py").write_text(DAG_FILE)
-        _admin_sql(_drop(self.db), f"CREATE DATABASE {self.db} TEMPLATE {TEMPLATE_DB}")
+        _admin_sql(_drop(self.db), f"CREATE DATABASE {self.db} TEMPLATE {template_db(self.run)}")
         redis.Redis.from_url(REDIS_URL.format(db=self.redis_db)).flushdb()
         self.agent.start()
         for name, args in (
