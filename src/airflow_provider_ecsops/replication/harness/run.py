@@ -166,13 +166,13 @@ def report(schedule, db_url: str, since: datetime, until: datetime, out: Path, s
     write_json(str(out / "report.json"), to_json(schedule, results, since, until))
     counts = tallies(results)["all"]["all"].counts
     expected = sum(counts.values())
-    main = {
+    headline = {
         "expected": expected,
         "completed": counts["completed"],
         "lost": counts["lost"],
         "stuck": counts["stuck"],
     }
-    return main | {"other": expected - sum(v for k, v in main.items() if k != "expected")}
+    return headline | {"other": expected - sum(v for k, v in headline.items() if k != "expected")}
 
 
 COLUMNS = (
@@ -213,8 +213,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--stop-timeout",
         type=float,
-        default=120.0,
-        help="unscaled ECS stopTimeout in s (default %(default)s)",
+        default=30.0,
+        help="unscaled ECS stopTimeout in s: ECS's default 30, Fargate's maximum 120 (default %(default)s)",
     )
     p.add_argument(
         "--sequential", action="store_true", help="run the fleets one after the other (default: side by side)"
