@@ -46,4 +46,4 @@ def test_short_race_guarded_fleet_loses_nothing(postgres_url, redis_url, capsys)
     # Protection kept every busy worker out of the victims.
     assert guarded["busy_at_sigterm"] == 0, guarded
     for fleet in fleets.values():
-        assert Path(fleet["html"]).read_text().count("<svg") == 1
+        assert "<svg" in Path(fleet["html"]).read_text()
