@@ -8,7 +8,7 @@ from typing import Any
 
 from airflow.providers.amazon.aws.hooks.ecs import EcsHook
 
-from airflow_provider_ecsops.fargate.retry import backoff, error_text, is_transient
+from airflow_provider_ecsops.aws_retry import backoff, error_text, is_transient
 
 DESCRIBE_BATCH = 100  # DescribeTasks takes at most 100 tasks per call
 CAPACITY_MARKERS = ("Capacity is unavailable", "RESOURCE:", "AGENT")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_ecsops.fargate.retry import is_transient
+from airflow_provider_ecsops.aws_retry import is_transient
 
 
 @dataclass(frozen=True)

@@ -292,9 +292,9 @@ class FargateOffloadOperator(BaseOperator):
 
     def _wait(self, context, task: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
         """Synchronous mode: poll, stream new log lines into the task log, stop the container on timeout."""
+        from airflow_provider_ecsops.aws_retry import backoff, error_text, is_transient
         from airflow_provider_ecsops.compat import AirflowException, AirflowTaskTimeout
         from airflow_provider_ecsops.fargate.outcome import normalize_task
-        from airflow_provider_ecsops.fargate.retry import backoff, error_text, is_transient
 
         tail: deque[str] = deque(maxlen=max(self.log_lines_on_failure, 1))
         reader = self._log_reader(state)

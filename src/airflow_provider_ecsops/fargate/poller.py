@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from airflow_provider_ecsops.fargate.retry import backoff, error_text, is_transient
+from airflow_provider_ecsops.aws_retry import backoff, error_text, is_transient
 
 log = logging.getLogger(__name__)
 

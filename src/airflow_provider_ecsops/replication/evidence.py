@@ -6,12 +6,12 @@ metadata DB on both Airflow lines) and logged as one ``completion record:`` line
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
-import urllib.request
 from datetime import UTC, datetime
+
+from airflow_provider_ecsops.ecs_metadata import EcsIdentity
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +28,8 @@ def ecs_task_arn() -> str | None:
     if not base:
         return None
     try:
-        with urllib.request.urlopen(f"{base.rstrip('/')}/task", timeout=METADATA_TIMEOUT_SECONDS) as response:
-            return json.load(response).get("TaskARN")
-    except (OSError, ValueError) as err:
+        return EcsIdentity.from_metadata(base, timeout=METADATA_TIMEOUT_SECONDS).task_arn
+    except (OSError, ValueError, KeyError) as err:
         # The record is still worth having without the ARN: hostname and pid attribute the run.
         log.warning("ECS task metadata endpoint %s unreadable: %s", base, err)
         return None

@@ -5,42 +5,23 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
+
+from airflow_provider_ecsops.aws_retry import SERVER_CODES, THROTTLING_CODES, backoff
+from airflow_provider_ecsops.ecs_metadata import EcsIdentity
 
 log = logging.getLogger(__name__)
 
 # Error codes worth another attempt; anything else (AccessDeniedException, invalid parameters) is final.
-RETRYABLE_CODES = frozenset(
-    {"ThrottlingException", "RequestLimitExceeded", "ServerException", "ServiceUnavailable"}
-)
+RETRYABLE_CODES = THROTTLING_CODES | SERVER_CODES
 
 
 class ProtectionError(RuntimeError):
     """Protection could not be set; the message names the cause and the fix."""
-
-
-@dataclass(frozen=True)
-class EcsIdentity:
-    """Who we are on ECS, from the task metadata endpoint v4.
-
-    :param cluster: cluster ARN.
-    :param task_arn: ARN of this task.
-    """
-
-    cluster: str
-    task_arn: str
-
-    @classmethod
-    def from_metadata(cls, metadata_uri: str, timeout: float = 2.0) -> EcsIdentity:
-        with urllib.request.urlopen(f"{metadata_uri}/task", timeout=timeout) as response:
-            task = json.load(response)
-        return cls(cluster=task["Cluster"], task_arn=task["TaskARN"])
 
 
 def on_ecs() -> bool:
@@ -115,6 +96,7 @@ class TaskProtection:
         body: dict[str, Any] = {"ProtectionEnabled": enabled}
         if enabled:
             body["ExpiresInMinutes"] = self.minutes
+        delays = backoff(0.2, 5.0)
         for attempt in range(1, self.attempts + 1):
             status, answer = _put_json(f"{self.agent_uri}/task-protection/v1/state", body)
             if "protection" in answer:
@@ -138,7 +120,7 @@ class TaskProtection:
                 raise ProtectionError(
                     f"scale-in protection failed after {attempt} attempt(s): {code}: {error.get('Message')}"
                 )
-            delay = min(5.0, 0.2 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+            delay = next(delays)
             log.warning("ecsops scale-in: %s from the agent, retry %d in %.2fs", code, attempt, delay)
             time.sleep(delay)
 
