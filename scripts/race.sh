@@ -10,5 +10,5 @@ cd "$root"
 mode=${1:-long}
 [ $# -gt 0 ] && shift
 venv=$(scripts/venv.sh af33)
-"$venv/bin/python" -c "from tests.services import ensure_service; ensure_service('postgres'); ensure_service('redis')"
-exec "$venv/bin/python" -m airflow_provider_ecsops.replication.harness --mode "$mode" --out out/race "$@"
+"$venv/bin/python" -c "from airflow_provider_ecsops.testing.services import ensure_service; ensure_service('postgres'); ensure_service('redis')"
+exec "$venv/bin/python" -m airflow_provider_ecsops.testing.race --mode "$mode" --out out/race "$@"

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from tests.services import ensure_service
+from airflow_provider_ecsops.testing.services import ensure_service
 
 # Offline, deterministic AWS for every test: moto and the project's doubles answer, nothing leaves the machine.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")

@@ -24,7 +24,7 @@ SHORT_BUDGET_SECONDS = 540  # the whole CI budget is 10 minutes
 
 
 def test_short_race_guarded_fleet_loses_nothing(postgres_url, redis_url, capsys):
-    command = [sys.executable, "-m", "airflow_provider_ecsops.replication.harness", "--mode", "short"]
+    command = [sys.executable, "-m", "airflow_provider_ecsops.testing.race", "--mode", "short"]
     done = subprocess.run(
         [*command, "--out", str(OUT)],
         cwd=ROOT,

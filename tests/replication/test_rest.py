@@ -7,14 +7,10 @@ from urllib.parse import quote
 
 import pytest
 
+from airflow_provider_ecsops.airflow_api import HttpTransport, MwaaTransport, NotFound
 from airflow_provider_ecsops.compat import AIRFLOW_V_3
 from airflow_provider_ecsops.replication.dags import TASK_ID
-from airflow_provider_ecsops.replication.rest import (
-    HttpTransport,
-    MwaaTransport,
-    NotFound,
-    observations_from_api,
-)
+from airflow_provider_ecsops.replication.rest import observations_from_api
 from tests.replication.conftest import FAKE_TASK_ARN, judge
 from tests.replication.seed import EXPECTED, PREFIX
 

@@ -83,7 +83,7 @@ def test_rest_api_backlog_counts_through_airflows_own_api(monkeypatch):
     from fastapi.testclient import TestClient
     from sqlalchemy import text
 
-    from airflow_provider_ecsops.replication.rest import HttpTransport
+    from airflow_provider_ecsops.airflow_api import HttpTransport
 
     with DAG("ecsops_scalein_backlog", start_date=datetime.datetime(2024, 1, 1), schedule=None) as dag:
         for i in range(5):

@@ -87,7 +87,8 @@ def _observations(args: argparse.Namespace, race_schedule: RaceSchedule):
         from airflow_provider_ecsops.replication.observations import observations_from_db
 
         return observations_from_db(args.db_url, dag_ids, TASK_ID)
-    from airflow_provider_ecsops.replication.rest import HttpTransport, MwaaTransport, observations_from_api
+    from airflow_provider_ecsops.airflow_api import HttpTransport, MwaaTransport
+    from airflow_provider_ecsops.replication.rest import observations_from_api
 
     if args.api_url:
         transport = HttpTransport.connect(

@@ -150,7 +150,7 @@ def backlog_source(
             raise ValueError(
                 "[ecsops] scalein_backlog_source = rest_api needs scalein_backlog_url (API base URL)"
             )
-        from airflow_provider_ecsops.replication.rest import HttpTransport
+        from airflow_provider_ecsops.airflow_api import HttpTransport
 
         return RestApiBacklog(
             HttpTransport.connect(settings.backlog_url, token=settings.backlog_api_token or None)

@@ -1,1 +1,2 @@
-"""Local AWS doubles for tests and the demo: moto plus the project's own extensions (see each module)."""
+"""Test rigs shipped with the package, never imported by production code: local AWS doubles (moto plus the
+project's own extensions), the local services the tests need, and the race lab (``testing.race``)."""

@@ -1,4 +1,4 @@
-"""``python -m airflow_provider_ecsops.replication.harness``: run the race set on a guarded and/or an unguarded
+"""``python -m airflow_provider_ecsops.testing.race``: run the race set on a guarded and/or an unguarded
 local fleet under the autoscaler simulator, then the race report per fleet, and print the comparison table.
 
 Each fleet gets its own metadata database (``ecsops_race_<mode>_on`` / ``_off``, cloned from one migrated
@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from airflow_provider_ecsops.replication.harness.autoscaler import Autoscaler
-from airflow_provider_ecsops.replication.harness.stack import RaceStack, migrate_template
+from airflow_provider_ecsops.testing.race.autoscaler import Autoscaler
+from airflow_provider_ecsops.testing.race.stack import RaceStack, migrate_template
 
 REDIS_DB = {("short", "on"): 10, ("short", "off"): 11, ("long", "on"): 12, ("long", "off"): 13}
 STARTUP_LEAD_SECONDS = 50  # API server, DAG processor and scheduler up and the DAGs serialized before slot 0
@@ -203,9 +203,7 @@ def table(results: list[FleetResult]) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m airflow_provider_ecsops.replication.harness", description=__doc__
-    )
+    p = argparse.ArgumentParser(prog="python -m airflow_provider_ecsops.testing.race", description=__doc__)
     p.add_argument("--mode", choices=sorted(MODES), default="short")
     p.add_argument("--guard", choices=("on", "off", "both"), default="both")
     p.add_argument("--periods", type=int, help="override the mode's number of periods")

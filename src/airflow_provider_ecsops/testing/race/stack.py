@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from airflow_provider_ecsops.replication.harness.identity import HOSTNAME_ENV
 from airflow_provider_ecsops.testing.fake_ecs_agent import FakeEcsAgent
+from airflow_provider_ecsops.testing.race.identity import HOSTNAME_ENV
 
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/{db}"
@@ -180,7 +180,7 @@ class RaceStack:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.api_port}/execution/",
-            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "airflow_provider_ecsops.replication.harness.identity.worker_hostname",
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "airflow_provider_ecsops.testing.race.identity.worker_hostname",
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(self.api_port),
             "AIRFLOW__API__WORKERS": "1",

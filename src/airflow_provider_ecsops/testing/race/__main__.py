@@ -2,6 +2,6 @@ from __future__ import annotations
 
 import sys
 
-from airflow_provider_ecsops.replication.harness.run import main
+from airflow_provider_ecsops.testing.race.run import main
 
 sys.exit(main())

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_ecsops.replication.harness.stack import RaceStack, Worker, kill_group
+from airflow_provider_ecsops.testing.race.stack import RaceStack, Worker, kill_group
 
 LOAD_SQL = "SELECT count(*) FROM task_instance WHERE state IN ('queued', 'running')"
 BUSY_SQL = "SELECT count(*) FROM task_instance WHERE state = 'running' AND hostname = %s"
