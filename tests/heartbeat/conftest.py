@@ -1,15 +1,14 @@
 from __future__ import annotations
 
-import base64
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 
-REGION = "us-east-1"
+from tests.heartbeat.helpers import HttpServer, StatusHandler
 
 
 @pytest.fixture
@@ -21,40 +20,10 @@ def aws() -> Iterator[None]:
         yield
 
 
-class _Handler(BaseHTTPRequestHandler):
-    """``/status/<code>`` answers that code, ``/slow`` answers after 3 s; records the Authorization header."""
-
-    seen_auth: list[str | None]
-
-    def do_GET(self) -> None:
-        self.server.seen_auth.append(self.headers.get("Authorization"))
-        if self.path.startswith("/slow"):
-            time.sleep(3)
-            code = 200
-        else:
-            code = int(self.path.split("?")[0].rsplit("/", 1)[-1])
-        self.send_response(code)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-class HttpServer:
-    def __init__(self, server: ThreadingHTTPServer) -> None:
-        self.server = server
-        self.base = f"http://127.0.0.1:{server.server_address[1]}"
-        self.port = server.server_address[1]
-
-    def basic_auth_seen(self) -> list[str]:
-        return [base64.b64decode(a.split()[1]).decode() for a in self.server.seen_auth if a]
-
-
 @pytest.fixture
 def http_server() -> Iterator[HttpServer]:
     """A real HTTP server on 127.0.0.1 (ephemeral port)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), StatusHandler)
     server.daemon_threads = True
     server.seen_auth = []
     thread = threading.Thread(target=server.serve_forever, daemon=True)

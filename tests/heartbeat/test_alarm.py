@@ -12,7 +12,7 @@ import pytest
 
 from airflow_provider_ecsops.heartbeat.alarm import alarm_cloudformation, heartbeat_alarm
 from airflow_provider_ecsops.heartbeat.metrics import HeartbeatMetrics
-from tests.heartbeat.conftest import REGION
+from tests.heartbeat.helpers import REGION
 
 METRICS = HeartbeatMetrics(namespace="Test/Heartbeat", environment="prod")
 

@@ -19,7 +19,7 @@ from airflow_provider_ecsops.heartbeat import (
     heartbeat_dag,
 )
 from airflow_provider_ecsops.testing.dag_runs import run_dag
-from tests.heartbeat.conftest import REGION
+from tests.heartbeat.helpers import REGION
 
 ROOT = Path(__file__).resolve().parents[2]
 METRICS = HeartbeatMetrics(

@@ -18,7 +18,7 @@ from airflow_provider_ecsops.heartbeat.metrics import (
 )
 from airflow_provider_ecsops.heartbeat.probes import ProbeResult
 from airflow_provider_ecsops.heartbeat.timing import TaskTiming
-from tests.heartbeat.conftest import REGION
+from tests.heartbeat.helpers import REGION
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 RESULTS = [ProbeResult("s3", True, 12.5), ProbeResult("db", False, 2000.0, "timed out after 2s")]

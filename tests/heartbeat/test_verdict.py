@@ -7,7 +7,7 @@ import pytest
 from airflow_provider_ecsops.heartbeat.metrics import HeartbeatMetrics
 from airflow_provider_ecsops.heartbeat.probes import ProbeResult
 from airflow_provider_ecsops.heartbeat.verdict import decide, failure_summary
-from tests.heartbeat.conftest import REGION
+from tests.heartbeat.helpers import REGION
 
 METRICS = HeartbeatMetrics(namespace="Test/Verdict", aws_conn_id=None, region_name=REGION)
 
