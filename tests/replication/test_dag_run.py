@@ -9,7 +9,7 @@ import pendulum
 from airflow_provider_ecsops.compat import conf
 from airflow_provider_ecsops.replication.dags import TASK_ID
 from airflow_provider_ecsops.replication.observations import observations_from_db
-from tests.replication.conftest import FAKE_TASK_ARN
+from tests.replication.helpers import FAKE_TASK_ARN
 from tests.replication.seed import PREFIX, example_dags, run_dag, seed_schedule
 
 

@@ -14,7 +14,7 @@ import pytest
 from airflow_provider_ecsops.replication.dags import TASK_ID
 from airflow_provider_ecsops.replication.observations import observations_from_db
 from airflow_provider_ecsops.replication.render import COLOURS, NO_WORKER, to_html
-from tests.replication.conftest import judge
+from tests.replication.helpers import judge
 from tests.replication.seed import EXPECTED
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -19,7 +19,7 @@ from airflow_provider_ecsops.replication.classify import tallies
 from airflow_provider_ecsops.replication.dags import TASK_ID
 from airflow_provider_ecsops.replication.observations import observations_from_db
 from airflow_provider_ecsops.replication.render import to_json
-from tests.replication.conftest import FAKE_TASK_ARN, STUCK_AFTER, judge
+from tests.replication.helpers import FAKE_TASK_ARN, STUCK_AFTER, judge
 from tests.replication.seed import EXPECTED, PREFIX, TIME_SCALE, seed_schedule
 
 ROOT = Path(__file__).parents[2]

@@ -11,7 +11,7 @@ from airflow_provider_ecsops.airflow_api import HttpTransport, MwaaTransport, No
 from airflow_provider_ecsops.compat import AIRFLOW_V_3
 from airflow_provider_ecsops.replication.dags import TASK_ID
 from airflow_provider_ecsops.replication.rest import observations_from_api
-from tests.replication.conftest import FAKE_TASK_ARN, judge
+from tests.replication.helpers import FAKE_TASK_ARN, judge
 from tests.replication.seed import EXPECTED, PREFIX
 
 
