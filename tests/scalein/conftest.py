@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import redis
 
 from airflow_provider_ecsops.testing.fake_ecs_agent import FakeEcsAgent
-
-ROOT = Path(__file__).resolve().parents[2]
-QUEUE = "ecsops-scalein"
-FAST_SETTINGS = {
-    "AIRFLOW__ECSOPS__SCALEIN_IDLE_GRACE_SECONDS": "0.3",
-    "AIRFLOW__ECSOPS__SCALEIN_IDLE_VERIFY_SECONDS": "1.5",
-    "AIRFLOW__ECSOPS__SCALEIN_TICK_SECONDS": "0.2",
-    "AIRFLOW__ECSOPS__SCALEIN_PROTECTION_MINUTES": "5",
-    "AIRFLOW__ECSOPS__SCALEIN_RENEW_BEFORE_MINUTES": "1",
-}
+from tests.scalein.helpers import FAST_SETTINGS, QUEUE, ROOT, Worker
 
 
 @pytest.fixture
@@ -40,30 +28,6 @@ def broker(redis_url: str) -> Iterator[str]:
 def fake_agent() -> Iterator[FakeEcsAgent]:
     with FakeEcsAgent() as fake:
         yield fake
-
-
-@dataclass
-class Worker:
-    name: str
-    process: subprocess.Popen
-    log_path: Path
-    env: dict[str, str] = field(default_factory=dict)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_for_log(self, text: str, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in self.log():
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise AssertionError(f"{self.name}: {text!r} not logged within {timeout}s:\n{self.log()[-4000:]}")
-
-    def terminate(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
 
 
 @pytest.fixture
@@ -109,18 +73,3 @@ def start_worker(broker: str, tmp_path: Path) -> Iterator[Callable[..., Worker]]
         if worker.process.poll() is None:
             worker.process.kill()
             worker.process.wait(10)
-
-
-def executions(broker: str) -> list[tuple[str, str, float]]:
-    """(task id, worker name, start time) of every execution the test tasks logged."""
-    rows = redis.Redis.from_url(broker).lrange("ecsops-scalein-test:executions", 0, -1)
-    return [(i, w, float(t)) for i, w, t in (r.decode().split() for r in rows)]
-
-
-def wait_until(predicate: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.scalein.conftest import FAST_SETTINGS, wait_until
+from tests.scalein.helpers import FAST_SETTINGS, wait_until
 
 
 def _celery_executor_import_error() -> str:

@@ -9,7 +9,7 @@ import pytest
 import redis
 from celery import Celery
 
-from tests.scalein.conftest import QUEUE, executions, wait_until
+from tests.scalein.helpers import QUEUE, executions, wait_until
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from airflow_provider_ecsops.scalein.retire import ServiceScaler
-from tests.scalein.conftest import wait_until
+from tests.scalein.helpers import wait_until
 
 SERVICE = "airflow-workers"
 
