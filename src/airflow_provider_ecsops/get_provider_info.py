@@ -6,6 +6,7 @@ settings dataclasses its ``[ecsops]`` options are generated from.
 
 from __future__ import annotations
 
+from airflow_provider_ecsops import __version__
 from airflow_provider_ecsops.config_options import SECTION, provider_options
 from airflow_provider_ecsops.fargate.settings import FargateSettings
 from airflow_provider_ecsops.scalein.settings import ScaleInSettings
@@ -16,7 +17,7 @@ def get_provider_info() -> dict:
         "package-name": "airflow-provider-ecsops",
         "name": "ECS Ops",
         "description": "Fargate offload, heartbeat canaries and scale-in-safe Celery workers for Airflow on AWS.",
-        "versions": ["0.1.0"],
+        "versions": [__version__],
         # The Providers page of Airflow 3's UI links to it; pyproject's project.urls Documentation is the same.
         "documentation-url": "https://github.com/airflow-provider-ecsops/airflow-provider-ecsops#readme",
         "operators": [
