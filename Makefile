@@ -1,4 +1,4 @@
-.PHONY: demo test lint race race-short
+.PHONY: demo test lint typecheck check-wheel race race-short
 
 # The main demo: the example DAGs end to end against local AWS (moto + the Fargate double) and SQLite.
 demo:
@@ -10,6 +10,14 @@ test:
 
 lint:
 	$$(scripts/venv.sh latest)/bin/ruff check src tests bench example_dags scripts
+
+# mypy over src/ (pyproject [tool.mypy]).
+typecheck:
+	scripts/typecheck.sh
+
+# The built wheel: contents, resolution under every MWAA constraints file, MWAA's --no-index route.
+check-wheel:
+	scripts/check_mwaa_install.sh
 
 # The scale-down race reproduced locally with real Airflow 3 + Celery workers, guarded vs unguarded fleet.
 race:

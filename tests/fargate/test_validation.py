@@ -85,3 +85,13 @@ def test_templated_values_are_checked_after_rendering(make_operator, context):
     op.command = "python job.py"  # what a template rendering to a plain string would leave
     with pytest.raises(FargateConfigError, match=r"^command:"):
         op.execute(context)
+
+
+def test_every_tag_key_the_operator_sets_is_refused_as_a_user_tag():
+    from airflow_provider_ecsops.fargate.run_key import RunKey
+
+    own_keys = [tag["key"] for tag in RunKey("d", "t", "r", -1, 0).tags()]
+    assert own_keys
+    for key in own_keys:
+        with pytest.raises(FargateConfigError, match=f"key '{key}' is reserved"):
+            FargateOffloadOperator(**{**GOOD, "tags": {key: "x"}})

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from airflow_provider_ecsops._lazy import lazy_getattr
+
+if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ imports each name on first use
+    from airflow_provider_ecsops.fargate.operator import FargateOffloadOperator
+    from airflow_provider_ecsops.fargate.trigger import FargateTaskTrigger
 
 _EXPORTS = {"FargateOffloadOperator": "operator", "FargateTaskTrigger": "trigger"}
 

@@ -49,11 +49,11 @@ class FargateHook(EcsHook):
         arns: list[str] = []
         paginator = self.conn.get_paginator("list_tasks")
         for status in ("RUNNING", "STOPPED"):
-            for page in self._retrying(
-                lambda s=status: list(
-                    paginator.paginate(cluster=cluster, startedBy=started_by, desiredStatus=s)
-                )
-            ):
+
+            def pages(desired: str = status) -> list[dict[str, Any]]:
+                return list(paginator.paginate(cluster=cluster, startedBy=started_by, desiredStatus=desired))
+
+            for page in self._retrying(pages):
                 arns.extend(page.get("taskArns", []))
         if not arns:
             return []

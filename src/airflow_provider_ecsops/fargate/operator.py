@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Collection, Sequence
 from datetime import UTC, timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 from airflow_provider_ecsops.compat import BaseOperator
 from airflow_provider_ecsops.fargate.links import FargateLogStreamLink, FargateTaskLink
@@ -138,12 +138,11 @@ class FargateOffloadOperator(BaseOperator):
     def _resolve_settings(self) -> None:
         """Fill the defaults that come from ``[ecsops]``: reading a provider's section makes Airflow load every
         provider's configuration, which DAG parsing must not pay for."""
-        from airflow_provider_ecsops.compat import conf
+        from airflow_provider_ecsops.fargate.settings import FargateSettings
 
-        if self.poll_interval is None:
-            self.poll_interval = conf.getfloat("ecsops", "fargate_poll_interval", fallback=6.0)
-        if self.log_lines_on_failure is None:
-            self.log_lines_on_failure = conf.getint("ecsops", "fargate_log_lines_on_failure", fallback=20)
+        self._run_settings = FargateSettings.from_airflow_conf(
+            poll_interval=self.poll_interval, log_lines_on_failure=self.log_lines_on_failure
+        )
 
     @cached_property
     def hook(self):
@@ -239,8 +238,9 @@ class FargateOffloadOperator(BaseOperator):
         override: dict[str, Any] = {"name": container}
         if self.command is not None:
             override["command"] = list(self.command)
-        if self.environment:
-            override["environment"] = [{"name": k, "value": v} for k, v in self.environment.items()]
+        environment = cast("dict[str, str] | None", self.environment)  # rendered and checked by now
+        if environment:
+            override["environment"] = [{"name": k, "value": v} for k, v in environment.items()]
         overrides: dict[str, Any] = {"containerOverrides": [override]}
         if self.cpu is not None:
             overrides["cpu"] = str(self.cpu)
@@ -279,10 +279,10 @@ class FargateOffloadOperator(BaseOperator):
         remaining = self._remaining_time(context)
         trigger = FargateTaskTrigger(
             cluster=self.cluster,
-            task_arn=self._task_arn,
+            task_arn=cast(str, self._task_arn),  # set when the task started, before any wait
             aws_conn_id=self.aws_conn_id,
             region_name=self.region_name,
-            poll_interval=self.poll_interval,
+            poll_interval=self._run_settings.poll_interval,
             deadline=None if remaining is None else time.time() + remaining,
             stop_on_kill=self.stop_on_kill,
             stop_reason=key.describe(),
@@ -296,20 +296,20 @@ class FargateOffloadOperator(BaseOperator):
         from airflow_provider_ecsops.compat import AirflowException, AirflowTaskTimeout
         from airflow_provider_ecsops.fargate.outcome import normalize_task
 
-        tail: deque[str] = deque(maxlen=max(self.log_lines_on_failure, 1))
+        tail: deque[str] = deque(maxlen=max(self._run_settings.log_lines_on_failure, 1))
         reader = self._log_reader(state)
         delays = None
         try:
             while task["lastStatus"] != "STOPPED":
                 self._stream(reader, tail)
-                time.sleep(self.poll_interval if delays is None else next(delays))
+                time.sleep(self._run_settings.poll_interval if delays is None else next(delays))
                 try:
                     tasks, failures = self.hook.describe_tasks(self.cluster, [self._task_arn])
                 except Exception as exc:
                     if not is_transient(exc):
                         raise
                     delays = delays or backoff(
-                        max(self.hook.retry_base, self.poll_interval), self.hook.retry_cap
+                        max(self.hook.retry_base, self._run_settings.poll_interval), self.hook.retry_cap
                     )
                     self.log.warning(
                         "DescribeTasks: %s; the container keeps running, waiting", error_text(exc)
@@ -354,7 +354,11 @@ class FargateOffloadOperator(BaseOperator):
 
         outcome = TaskOutcome.from_task(task, state["essential"], self.skip_on_exit_code)
         outcome.reused = reused
-        outcome.log_tail = log_lines[-self.log_lines_on_failure :] if self.log_lines_on_failure else []
+        outcome.log_tail = (
+            log_lines[-self._run_settings.log_lines_on_failure :]
+            if self._run_settings.log_lines_on_failure
+            else []
+        )
         if outcome.verdict == "success":
             self.log.info("ECS task %s succeeded: %s", outcome.task_arn, outcome.exit_codes)
             return outcome.xcom()
@@ -412,11 +416,11 @@ class FargateOffloadOperator(BaseOperator):
             if drain and not lines and attempt > 0:
                 return
             if drain:
-                time.sleep(min(1.0, self.poll_interval))
+                time.sleep(min(1.0, self._run_settings.poll_interval))
 
     def _read_logs(self, state) -> list[str]:
         """Write all of the container's lines into the task log at once; returns the last ones."""
-        tail: deque[str] = deque(maxlen=max(self.log_lines_on_failure, 1))
+        tail: deque[str] = deque(maxlen=max(self._run_settings.log_lines_on_failure, 1))
         self._stream(self._log_reader(state), tail)
         return list(tail)
 

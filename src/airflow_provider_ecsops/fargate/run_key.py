@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import ClassVar
 
 PREFIX = "ecsops-"
 
@@ -19,6 +20,14 @@ class RunKey:
     run_id: str
     map_index: int
     clear_number: int
+
+    #: The keys of the tags the operator puts on every task it starts (``tags()``); user tags cannot use them.
+    RESERVED_TAG_KEYS: ClassVar[tuple[str, ...]] = (
+        "ecsops:run-key",
+        "airflow:dag_id",
+        "airflow:task_id",
+        "airflow:run_id",
+    )
 
     @classmethod
     def from_context(cls, context, retries: int) -> RunKey:
@@ -47,12 +56,8 @@ class RunKey:
         return f"{self.value}-{attempt}"
 
     def tags(self) -> list[dict[str, str]]:
-        return [
-            {"key": "ecsops:run-key", "value": self.value},
-            {"key": "airflow:dag_id", "value": self.dag_id[:256]},
-            {"key": "airflow:task_id", "value": self.task_id[:256]},
-            {"key": "airflow:run_id", "value": self.run_id[:256]},
-        ]
+        values = (self.value, self.dag_id[:256], self.task_id[:256], self.run_id[:256])  # ECS: 256 max
+        return [{"key": k, "value": v} for k, v in zip(self.RESERVED_TAG_KEYS, values, strict=True)]
 
     def describe(self) -> str:
         index = f"[{self.map_index}]" if self.map_index >= 0 else ""

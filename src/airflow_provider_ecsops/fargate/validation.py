@@ -10,6 +10,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from airflow_provider_ecsops.fargate.run_key import RunKey
+
 # Valid Fargate task sizes: cpu units -> memory MiB (Amazon ECS developer guide, "Task CPU and memory").
 FARGATE_SIZES: dict[int, list[int]] = {
     256: [512, 1024, 2048],
@@ -20,9 +22,8 @@ FARGATE_SIZES: dict[int, list[int]] = {
     8192: list(range(16384, 61440 + 1, 4096)),
     16384: list(range(32768, 122880 + 1, 8192)),
 }
-# Tags the operator adds itself; ECS allows 50 per task.
-RESERVED_TAG_KEYS = ("ecsops:run-key", "airflow:dag_id", "airflow:task_id", "airflow:run_id")
-MAX_USER_TAGS = 50 - len(RESERVED_TAG_KEYS)
+# ECS allows 50 tags per task, the operator's own included.
+MAX_USER_TAGS = 50 - len(RunKey.RESERVED_TAG_KEYS)
 CAPACITY_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
 _TASK_DEFINITION = re.compile(
     r"^(arn:aws[\w-]*:ecs:[\w-]+:\d{12}:task-definition/)?[A-Za-z0-9_-]{1,255}(:\d+)?$"
@@ -107,13 +108,13 @@ def check_tags(tags: Any) -> None:
     if len(tags) > MAX_USER_TAGS:
         _fail(
             "tags",
-            f"has {len(tags)} tags; ECS allows 50 and the operator adds {len(RESERVED_TAG_KEYS)}",
+            f"has {len(tags)} tags; ECS allows 50 and the operator adds {len(RunKey.RESERVED_TAG_KEYS)}",
             f"pass at most {MAX_USER_TAGS}",
         )
     for key, value in tags.items():
         if not isinstance(key, str) or not 1 <= len(key) <= 128:
             _fail("tags", f"key {key!r} must be a string of 1 to 128 characters", "shorten or fix the key")
-        if key.lower().startswith("aws:") or key in RESERVED_TAG_KEYS:
+        if key.lower().startswith("aws:") or key in RunKey.RESERVED_TAG_KEYS:
             _fail(
                 "tags",
                 f"key {key!r} is reserved",
@@ -129,21 +130,34 @@ def check_tags(tags: Any) -> None:
 
 def check_arguments(args: Mapping[str, Any]) -> None:
     """Check every argument the operator validates; skip values that are still templates."""
-    for param in ("cluster", "task_definition"):
-        value = args[param]
+    _check_names(args["cluster"], args["task_definition"])
+    _check_command(args["command"])
+    _str_list("subnets", args["subnets"], "['subnet-0abc...', 'subnet-0def...']", required=True, limit=16)
+    _str_list("security_groups", args["security_groups"], "['sg-0abc...']", required=False, limit=5)
+    _check_environment(args["environment"])
+    check_size(args["cpu"], args["memory"])
+    check_tags(args["tags"])
+    _check_capacity(args["launch_type"], args["capacity_provider_strategy"])
+    _check_run_options(args)
+
+
+def _check_names(cluster: Any, task_definition: Any) -> None:
+    for param, value in (("cluster", cluster), ("task_definition", task_definition)):
         if not isinstance(value, str) or not value.strip():
             _fail(
                 param,
                 f"must be a non-empty string, got {value!r}",
                 f"pass the ECS {param.replace('_', ' ')} name or ARN",
             )
-    if not is_template(args["task_definition"]) and not _TASK_DEFINITION.match(args["task_definition"]):
+    if not is_template(task_definition) and not _TASK_DEFINITION.match(task_definition):
         _fail(
             "task_definition",
-            f"{args['task_definition']!r} is not a family, family:revision or task definition ARN",
+            f"{task_definition!r} is not a family, family:revision or task definition ARN",
             "pass e.g. 'etl', 'etl:7' or 'arn:aws:ecs:us-east-1:123456789012:task-definition/etl:7'",
         )
-    command = args["command"]
+
+
+def _check_command(command: Any) -> None:
     if isinstance(command, str) and not is_template(command):
         _fail(
             "command",
@@ -151,54 +165,58 @@ def check_arguments(args: Mapping[str, Any]) -> None:
             f"pass command={command.split()!r}, or ['sh', '-c', {command!r}] for shell syntax",
         )
     _str_list("command", command, "['python', 'etl.py']", required=False)
-    _str_list("subnets", args["subnets"], "['subnet-0abc...', 'subnet-0def...']", required=True, limit=16)
-    _str_list("security_groups", args["security_groups"], "['sg-0abc...']", required=False, limit=5)
-    env = args["environment"]
-    if env is not None and not is_template(env):
-        if not isinstance(env, Mapping):
-            _fail(
-                "environment",
-                f"must be a dict of str to str, got {type(env).__name__}",
-                "pass environment={'STAGE': 'prod'}",
-            )
-        bad = {
-            k: type(v).__name__ for k, v in env.items() if not isinstance(k, str) or not isinstance(v, str)
-        }
-        if bad:
-            _fail(
-                "environment",
-                f"names and values must be strings; these are not: {bad}",
-                "convert them with str(...)",
-            )
-    check_size(args["cpu"], args["memory"])
-    check_tags(args["tags"])
-    strategy = args["capacity_provider_strategy"]
-    if strategy is not None and not is_template(strategy):
-        if args["launch_type"] is not None:
+
+
+def _check_environment(env: Any) -> None:
+    if env is None or is_template(env):
+        return
+    if not isinstance(env, Mapping):
+        _fail(
+            "environment",
+            f"must be a dict of str to str, got {type(env).__name__}",
+            "pass environment={'STAGE': 'prod'}",
+        )
+    bad = {k: type(v).__name__ for k, v in env.items() if not isinstance(k, str) or not isinstance(v, str)}
+    if bad:
+        _fail(
+            "environment",
+            f"names and values must be strings; these are not: {bad}",
+            "convert them with str(...)",
+        )
+
+
+def _check_capacity(launch_type: Any, strategy: Any) -> None:
+    """Fargate either by launch type or by a FARGATE/FARGATE_SPOT capacity provider strategy, never both."""
+    if strategy is None or is_template(strategy):
+        if launch_type not in ("FARGATE", None):
             _fail(
                 "launch_type",
-                "cannot be combined with capacity_provider_strategy",
-                "pass launch_type=None when you set capacity_provider_strategy",
+                f"{launch_type!r} is not a Fargate launch type",
+                "use launch_type='FARGATE' (or a capacity_provider_strategy for FARGATE_SPOT)",
             )
-        if not isinstance(strategy, Sequence) or not strategy:
-            _fail(
-                "capacity_provider_strategy",
-                "must be a non-empty list of dicts",
-                "pass [{'capacityProvider': 'FARGATE_SPOT', 'weight': 1}]",
-            )
-        for item in strategy:
-            if not isinstance(item, Mapping) or item.get("capacityProvider") not in CAPACITY_PROVIDERS:
-                _fail(
-                    "capacity_provider_strategy",
-                    f"entry {item!r} does not name FARGATE or FARGATE_SPOT",
-                    "use {'capacityProvider': 'FARGATE_SPOT', 'weight': 1}",
-                )
-    elif args["launch_type"] not in ("FARGATE", None):
+        return
+    if launch_type is not None:
         _fail(
             "launch_type",
-            f"{args['launch_type']!r} is not a Fargate launch type",
-            "use launch_type='FARGATE' (or a capacity_provider_strategy for FARGATE_SPOT)",
+            "cannot be combined with capacity_provider_strategy",
+            "pass launch_type=None when you set capacity_provider_strategy",
         )
+    if not isinstance(strategy, Sequence) or not strategy:
+        _fail(
+            "capacity_provider_strategy",
+            "must be a non-empty list of dicts",
+            "pass [{'capacityProvider': 'FARGATE_SPOT', 'weight': 1}]",
+        )
+    for item in strategy:
+        if not isinstance(item, Mapping) or item.get("capacityProvider") not in CAPACITY_PROVIDERS:
+            _fail(
+                "capacity_provider_strategy",
+                f"entry {item!r} does not name FARGATE or FARGATE_SPOT",
+                "use {'capacityProvider': 'FARGATE_SPOT', 'weight': 1}",
+            )
+
+
+def _check_run_options(args: Mapping[str, Any]) -> None:
     if args["propagate_tags"] not in (None, "TASK_DEFINITION", "NONE"):
         _fail(
             "propagate_tags",

@@ -7,9 +7,28 @@ Names are imported lazily so a DAG file importing this package stays cheap to pa
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from airflow_provider_ecsops._lazy import lazy_getattr
 
-_LAZY = {
+if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ imports each name on first use
+    from airflow_provider_ecsops.heartbeat.alarm import alarm_cloudformation, heartbeat_alarm
+    from airflow_provider_ecsops.heartbeat.aws_probes import AwsIdentityProbe, EcsClusterProbe, S3BucketProbe
+    from airflow_provider_ecsops.heartbeat.connection_probe import ConnectionProbe
+    from airflow_provider_ecsops.heartbeat.dag import heartbeat_dag
+    from airflow_provider_ecsops.heartbeat.metrics import HeartbeatMetrics
+    from airflow_provider_ecsops.heartbeat.probes import (
+        CallableProbe,
+        DnsProbe,
+        HttpProbe,
+        Probe,
+        ProbeFailed,
+        ProbeResult,
+        PythonImportProbe,
+        TcpProbe,
+    )
+
+_EXPORTS = {
     "heartbeat_dag": "dag",
     "HeartbeatMetrics": "metrics",
     "heartbeat_alarm": "alarm",
@@ -28,5 +47,5 @@ _LAZY = {
     "ConnectionProbe": "connection_probe",
 }
 
-__all__ = list(_LAZY)
-__getattr__ = lazy_getattr(__name__, _LAZY)
+__all__ = list(_EXPORTS)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

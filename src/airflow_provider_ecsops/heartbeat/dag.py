@@ -80,7 +80,7 @@ def heartbeat_dag(
         "priority_weight": plan.priority_weight,
         "weight_rule": plan.weight_rule,
     }
-    home_queue = {"queue": queue} if queue else {}
+    home_queue: dict[str, Any] = {"queue": queue} if queue else {}
     with DAG(
         dag_id,
         schedule=schedule,

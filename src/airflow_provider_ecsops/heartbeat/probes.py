@@ -76,7 +76,7 @@ class Probe:
         return ()
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)  # type: ignore[arg-type]  # probe_dataclass
         return mask(f"{type(self).__name__}({shown})", self.secrets())
 
     def run(self) -> ProbeResult:
@@ -219,7 +219,7 @@ class HttpProbe(Probe):
         if parts.username is not None:
             token = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(token).decode()
-            host = parts.hostname + (f":{parts.port}" if parts.port else "")
+            host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
             parts = parts._replace(netloc=host)
         request = urllib.request.Request(urlunsplit(parts), method=self.method, headers=headers)
         try:

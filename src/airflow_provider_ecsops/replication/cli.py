@@ -87,9 +87,10 @@ def _observations(args: argparse.Namespace, race_schedule: RaceSchedule):
         from airflow_provider_ecsops.replication.observations import observations_from_db
 
         return observations_from_db(args.db_url, dag_ids, TASK_ID)
-    from airflow_provider_ecsops.airflow_api import HttpTransport, MwaaTransport
+    from airflow_provider_ecsops.airflow_api import HttpTransport, MwaaTransport, Transport
     from airflow_provider_ecsops.replication.rest import observations_from_api
 
+    transport: Transport
     if args.api_url:
         transport = HttpTransport.connect(
             args.api_url, args.token, args.username, args.password, args.api_version
@@ -152,7 +153,7 @@ def get_cli_commands() -> list:
             subcommands=[
                 ActionCommand(
                     name="race-report",
-                    help=parser().description,
+                    help=parser().description or "",
                     func=lazy_load_command("airflow_provider_ecsops.replication.cli.airflow_race_report"),
                     args=tuple(Arg(flags, **kwargs) for flags, kwargs in OPTIONS),
                 )

@@ -95,10 +95,13 @@ def observation(
         ``pid``, ``try_number``); empty when the run has no task instance.
     :param record: the completion record, if any.
     """
+    slot_at = as_utc(slot)
+    if slot_at is None:
+        raise ValueError(f"slot: run {dag_id}/{run_id} has neither a logical date nor run_after")
     return Observation(
         dag_id=dag_id,
         run_id=run_id,
-        slot=as_utc(slot),
+        slot=slot_at,
         run_state=run_state,
         state=ti.get("state"),
         queued_at=as_utc(ti.get("queued_when")),
@@ -131,7 +134,7 @@ def observations_from_db(url: str, dag_ids: Iterable[str], task_id: str) -> list
         logical = dag_run.c.logical_date if "logical_date" in dag_run.c else dag_run.c.execution_date
         run_after = dag_run.c.run_after if "run_after" in dag_run.c else logical
         with engine.connect() as conn:
-            runs = conn.execute(
+            run_rows = conn.execute(
                 select(
                     dag_run.c.dag_id,
                     dag_run.c.run_id,
@@ -140,7 +143,7 @@ def observations_from_db(url: str, dag_ids: Iterable[str], task_id: str) -> list
                     run_after.label("run_after"),
                 ).where(dag_run.c.dag_id.in_(dag_ids))
             ).mappings()
-            runs = [dict(r) for r in runs]
+            runs = [dict(r) for r in run_rows]
             tis = {
                 (r["dag_id"], r["run_id"]): r
                 for r in conn.execute(
@@ -171,5 +174,5 @@ def observations_from_db(url: str, dag_ids: Iterable[str], task_id: str) -> list
     for run in runs:
         key = (run["dag_id"], run["run_id"])
         slot = run["logical_date"] or run["run_after"]
-        result.append(observation(*key, slot, run["state"], tis.get(key) or {}, records.get(key)))
+        result.append(observation(*key, slot, run["state"], dict(tis.get(key) or {}), records.get(key)))
     return result

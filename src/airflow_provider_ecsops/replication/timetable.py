@@ -7,7 +7,7 @@ can deserialize DAGs that use it; the package's ``EcsOpsPlugin`` does that.
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.timetables.base import DagRunInfo, DataInterval, Timetable
@@ -30,7 +30,7 @@ class OffsetIntervalTimetable(Timetable):
     :param period: time between two slots.
     """
 
-    def __init__(self, epoch: DateTime, offset: timedelta, period: timedelta) -> None:
+    def __init__(self, epoch: datetime, offset: timedelta, period: timedelta) -> None:
         if epoch.tzinfo is None:
             raise ValueError("epoch: must be timezone-aware")
         if period <= timedelta(0):
@@ -61,16 +61,18 @@ class OffsetIntervalTimetable(Timetable):
 
     @classmethod
     def deserialize(cls, data: dict[str, Any]) -> OffsetIntervalTimetable:
-        from pendulum import parse
+        return cls(
+            datetime.fromisoformat(data["epoch"]),
+            timedelta(seconds=data["offset"]),
+            timedelta(seconds=data["period"]),
+        )
 
-        return cls(parse(data["epoch"]), timedelta(seconds=data["offset"]), timedelta(seconds=data["period"]))
-
-    def _align_to_next(self, when: DateTime) -> DateTime:
+    def _align_to_next(self, when: datetime) -> datetime:
         origin = self.epoch + self.offset
         k = math.ceil((plain_utc(when) - origin) / self.period)
         return origin + self.period * k
 
-    def _align_to_prev(self, when: DateTime) -> DateTime:
+    def _align_to_prev(self, when: datetime) -> datetime:
         origin = self.epoch + self.offset
         k = math.floor((plain_utc(when) - origin) / self.period)
         return origin + self.period * k
@@ -81,7 +83,7 @@ class OffsetIntervalTimetable(Timetable):
     def next_dagrun_info(
         self, *, last_automated_data_interval: DataInterval | None, restriction: TimeRestriction
     ) -> DagRunInfo | None:
-        candidates = []
+        candidates: list[datetime] = []
         if last_automated_data_interval is not None:
             candidates.append(
                 self._align_to_next(last_automated_data_interval.end + timedelta(microseconds=1))

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field
+
+from airflow_provider_ecsops.config_options import read_options
 
 BACKLOG_SOURCES = ("broker", "metadb", "rest_api")
 
 
 @dataclass(frozen=True)
 class ScaleInSettings:
-    """Every ``scalein_*`` option with its default; the README's scale-in section documents each one.
+    """Every ``scalein_*`` option with its default: the one definition of these options, which the provider
+    info's ``[ecsops]`` section is generated from (``config_options``). URLs and the token can carry
+    credentials: they are ``sensitive`` (masked by ``airflow config list``).
 
     :param protection_minutes: ``ExpiresInMinutes`` of each protection (1-2880).
     :param renew_before_minutes: renew a busy worker's protection this long before it expires.
@@ -31,23 +35,25 @@ class ScaleInSettings:
     :param aws_conn_id: Airflow connection for the boto3 calls; empty = the task role (default chain).
     """
 
-    protection_minutes: int = 60
-    renew_before_minutes: int = 10
-    idle_grace_seconds: float = 5.0
-    idle_verify_seconds: float = 20.0
-    tick_seconds: float = 1.0
-    api_attempts: int = 5
-    self_retire: bool = False
-    service: str = ""
-    min_workers: str = ""
-    retire_lock_url: str = ""
-    backlog_source: str = "broker"
-    backlog_url: str = ""
-    backlog_api_token: str = ""
-    stop_timeout_seconds: float = 120.0
-    stop_margin_seconds: float = 10.0
-    listener_enabled: bool = False
-    aws_conn_id: str = ""
+    protection_minutes: int = field(default=60, metadata={"example": "120"})
+    renew_before_minutes: int = field(default=10, metadata={"example": "15"})
+    idle_grace_seconds: float = field(default=5.0, metadata={"example": "10"})
+    idle_verify_seconds: float = field(default=20.0, metadata={"example": "30"})
+    tick_seconds: float = field(default=1.0, metadata={"example": "2"})
+    api_attempts: int = field(default=5, metadata={"example": "8"})
+    self_retire: bool = field(default=False, metadata={"example": "True"})
+    service: str = field(default="", metadata={"example": "airflow-workers"})
+    min_workers: str = field(default="", metadata={"example": "2"})
+    retire_lock_url: str = field(default="", metadata={"example": "redis://redis:6379/3", "sensitive": True})
+    backlog_source: str = field(default="broker", metadata={"example": "metadb"})
+    backlog_url: str = field(
+        default="", metadata={"example": "postgresql+psycopg2://airflow@db/airflow", "sensitive": True}
+    )
+    backlog_api_token: str = field(default="", metadata={"example": "eyJ...", "sensitive": True})
+    stop_timeout_seconds: float = field(default=120.0, metadata={"example": "120"})
+    stop_margin_seconds: float = field(default=10.0, metadata={"example": "15"})
+    listener_enabled: bool = field(default=False, metadata={"example": "True"})
+    aws_conn_id: str = field(default="", metadata={"example": "aws_default"})
 
     def __post_init__(self) -> None:
         if not 1 <= self.protection_minutes <= 2880:
@@ -76,17 +82,4 @@ class ScaleInSettings:
     @classmethod
     def from_airflow_conf(cls) -> ScaleInSettings:
         """Read the ``[ecsops]`` section, falling back to the defaults above."""
-        from airflow_provider_ecsops.compat import conf
-
-        values = {}
-        for f in fields(cls):
-            key, default = f"scalein_{f.name}", f.default
-            if isinstance(default, bool):
-                values[f.name] = conf.getboolean("ecsops", key, fallback=default)
-            elif isinstance(default, int):
-                values[f.name] = conf.getint("ecsops", key, fallback=default)
-            elif isinstance(default, float):
-                values[f.name] = conf.getfloat("ecsops", key, fallback=default)
-            else:  # an option registered with an empty default may come back as None
-                values[f.name] = conf.get("ecsops", key, fallback=default) or default
-        return cls(**values)
+        return read_options(cls, "scalein_")

@@ -166,11 +166,11 @@ class FakeEcsAgent:
 
     def _protection(self, task: _Task) -> dict[str, Any]:
         now = datetime.now(UTC)
-        on = bool(task.protected_until and task.protected_until > now)
+        until = task.protected_until if task.protected_until and task.protected_until > now else None
         return {
             "TaskArn": task.arn,
-            "ProtectionEnabled": on,
-            "ExpirationDate": task.protected_until.isoformat().replace("+00:00", "Z") if on else None,
+            "ProtectionEnabled": until is not None,
+            "ExpirationDate": until.isoformat().replace("+00:00", "Z") if until else None,
         }
 
     def set_protection(self, task_arn: str, enabled: bool, expires_in_minutes: int, via: str) -> None:
@@ -336,6 +336,31 @@ def _json_ready(value: Any) -> Any:
     return value
 
 
+def _control_call(fake: FakeEcsAgent, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any] | None:
+    """The tests' own endpoints (``/_fake/...``): state, fault injection, new tasks and services."""
+    if path == "/_fake/state":
+        return 200, fake.state()
+    if path == "/_fake/faults" and method == "POST":
+        fake.inject_fault(body["code"], body.get("times", 1), body.get("task_arn"))
+        return 200, {"ok": True}
+    if path == "/_fake/tasks" and method == "POST":
+        return 200, fake.add_task(body.get("task_arn"))
+    if path == "/_fake/services" and method == "POST":
+        fake.add_service(body["name"], body["desired_count"], body.get("min_capacity"))
+        return 200, fake.state()["services"]
+    return None
+
+
+def _agent_call(fake: FakeEcsAgent, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any] | None:
+    """The ECS agent's endpoints: task scale-in protection and the task metadata (v4)."""
+    parts = path.split("/")
+    if len(parts) >= 3 and parts[1] == "api" and path.endswith("/task-protection/v1/state"):
+        return fake.agent_call(parts[2], method, body)
+    if len(parts) >= 3 and parts[1] == "v4":
+        return fake.metadata(parts[2], "/" + "/".join(parts[3:]) if len(parts) > 3 else "")
+    return None
+
+
 def _handler_for(fake: FakeEcsAgent) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: object) -> None:  # keep test output clean
@@ -354,29 +379,15 @@ def _handler_for(fake: FakeEcsAgent) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
         def _route(self, method: str) -> None:
-            parts = self.path.split("/")
             try:
                 body = self._body()
             except json.JSONDecodeError:
                 return self._send(
                     400, {"error": {"Code": "InvalidParameterException", "Message": "bad JSON"}}
                 )
-            if self.path == "/_fake/state":
-                return self._send(200, fake.state())
-            if self.path == "/_fake/faults" and method == "POST":
-                fake.inject_fault(body["code"], body.get("times", 1), body.get("task_arn"))
-                return self._send(200, {"ok": True})
-            if self.path == "/_fake/tasks" and method == "POST":
-                return self._send(200, fake.add_task(body.get("task_arn")))
-            if self.path == "/_fake/services" and method == "POST":
-                fake.add_service(body["name"], body["desired_count"], body.get("min_capacity"))
-                return self._send(200, fake.state()["services"])
-            if len(parts) >= 3 and parts[1] == "api" and self.path.endswith("/task-protection/v1/state"):
-                return self._send(*fake.agent_call(parts[2], method, body))
-            if len(parts) >= 3 and parts[1] == "v4":
-                return self._send(
-                    *fake.metadata(parts[2], "/" + "/".join(parts[3:]) if len(parts) > 3 else "")
-                )
+            reply = _control_call(fake, method, self.path, body) or _agent_call(fake, method, self.path, body)
+            if reply is not None:
+                return self._send(*reply)
             target = self.headers.get("X-Amz-Target", "")
             if method == "POST" and target.startswith((_ECS_TARGET, _AAS_TARGET)):
                 return self._send(*fake.api_call(target, body), content_type="application/x-amz-json-1.1")

@@ -259,8 +259,9 @@ class FargateDouble:
         now = self.clock()
         pending_at = task.created + s.provisioning
         times: dict[str, float | None] = {"created": task.created}
+        started: float | None
         if s.fail_to_start is not None:
-            natural_stop = pending_at
+            natural_stop: float | None = pending_at
             started = None
         else:
             started = pending_at + s.pending
@@ -287,16 +288,13 @@ class FargateDouble:
             return "STOPPED", times
         return "RUNNING", times
 
-    def _describe(self, task: _Task, include_tags: bool = False) -> dict[str, Any]:
-        status, times = self._phase(task)
-        self._write_logs(task, status, times)
-        s = task.script
-        td = task.task_definition
-        stopped = status == "STOPPED"
-        user_stopped = stopped and task.stop_requested is not None and times["stopped"] == task.stop_requested
-        overrides = task.params.get("overrides", {})
+    @staticmethod
+    def _containers(
+        task: _Task, status: str, times: dict[str, float | None], user_stopped: bool
+    ) -> list[dict[str, Any]]:
+        """The task's containers as DescribeTasks shows them; exit codes once a started task stopped."""
         containers = []
-        for cdef in td["containerDefinitions"]:
+        for cdef in task.task_definition["containerDefinitions"]:
             c: dict[str, Any] = {
                 "containerArn": f"arn:aws:ecs:{task.region}:{ACCOUNT_ID}:container/{task.cluster}/"
                 f"{task.arn.rsplit('/', 1)[-1]}/{cdef['name']}",
@@ -305,11 +303,22 @@ class FargateDouble:
                 "image": cdef.get("image", ""),
                 "lastStatus": {"PROVISIONING": "PENDING", "PENDING": "PENDING"}.get(status, status),
             }
-            if stopped and "started" in times:
-                c["exitCode"] = 143 if user_stopped else s.exit_codes.get(cdef["name"], 0)
+            if status == "STOPPED" and "started" in times:
+                c["exitCode"] = 143 if user_stopped else task.script.exit_codes.get(cdef["name"], 0)
                 if c["exitCode"]:
                     c["reason"] = "Stopped by StopTask" if user_stopped else f"exit {c['exitCode']}"
             containers.append(c)
+        return containers
+
+    def _describe(self, task: _Task, include_tags: bool = False) -> dict[str, Any]:
+        status, times = self._phase(task)
+        self._write_logs(task, status, times)
+        s = task.script
+        td = task.task_definition
+        stopped = status == "STOPPED"
+        user_stopped = stopped and task.stop_requested is not None and times["stopped"] == task.stop_requested
+        overrides = task.params.get("overrides", {})
+        containers = self._containers(task, status, times, user_stopped)
         out: dict[str, Any] = {
             "taskArn": task.arn,
             "clusterArn": task.cluster_arn,

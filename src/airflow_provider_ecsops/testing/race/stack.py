@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
 from airflow_provider_ecsops.testing.fake_ecs_agent import FakeEcsAgent
 from airflow_provider_ecsops.testing.race.identity import HOSTNAME_ENV
@@ -252,7 +253,8 @@ class RaceStack:
         while time.monotonic() < deadline:
             for proc in self.services:
                 if proc.poll() is not None:
-                    raise RuntimeError(f"{proc.args[1:]} exited with {proc.returncode}; see {self.logs}")
+                    command = list(cast("list[str]", proc.args))  # _spawn passes an argument list
+                    raise RuntimeError(f"{command[1:]} exited with {proc.returncode}; see {self.logs}")
             try:
                 with urllib.request.urlopen(
                     f"http://127.0.0.1:{self.api_port}/api/v2/monitor/health", timeout=2
