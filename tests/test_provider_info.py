@@ -26,6 +26,8 @@ SECRETS = {
     "scalein_retire_lock_url": "redis://:pw-hush-3@redis:6379/3",
 }
 VISIBLE = {"scalein_service": "workers-shown-4"}
+# What Airflow's processes do at start-up: discover the providers and add their sections to the configuration.
+LOAD_PROVIDERS = "from airflow.providers_manager import ProvidersManager\nProvidersManager().initialize_providers_configuration()"
 
 
 def _airflow(code: str, **options: str) -> str:
@@ -58,7 +60,7 @@ def test_airflow_serves_the_settings_defaults_when_nothing_is_configured():
         "from airflow_provider_ecsops.get_provider_info import get_provider_info\n"
         "from airflow_provider_ecsops.fargate.settings import FargateSettings\n"
         "from airflow_provider_ecsops.scalein.settings import ScaleInSettings\n"
-        "conf.load_providers_configuration()\n"
+        f"{LOAD_PROVIDERS}\n"
         "names = get_provider_info()['config']['ecsops']['options']\n"
         "print(json.dumps({'conf': {n: conf.get('ecsops', n) for n in names},\n"
         "  'same': [FargateSettings.from_airflow_conf() == FargateSettings(),\n"
@@ -95,7 +97,7 @@ def test_airflow_masks_the_sensitive_options_in_its_configuration_view():
     out = _airflow(
         "import json\n"
         "from airflow.configuration import conf\n"
-        "conf.load_providers_configuration()\n"
+        f"{LOAD_PROVIDERS}\n"
         "print(json.dumps(conf.as_dict(display_sensitive=False, display_source=False)['ecsops']))\n",
         **SECRETS,
         **VISIBLE,

@@ -76,7 +76,8 @@ class Probe:
         return ()
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)  # type: ignore[arg-type]  # probe_dataclass
+        own = fields(self)  # type: ignore[arg-type]  # probe_dataclass makes every Probe a dataclass
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in own if f.repr)
         return mask(f"{type(self).__name__}({shown})", self.secrets())
 
     def run(self) -> ProbeResult:
