@@ -2,7 +2,9 @@
 
 Invariant: :meth:`TaskProtection.set` raises only :class:`ProtectionError`, whose ``kind`` tells the caller what
 to do (:data:`KINDS`), and returns or raises within :data:`CALL_BUDGET_SECONDS` (plus at most one HTTP timeout).
-It blocks (HTTP waits, backoff sleeps), so call it from an I/O thread, never from the consumer's event loop.
+It blocks (HTTP waits, backoff sleeps), so call it from an I/O thread, never from the consumer's event loop. The
+first API fallback of a process also imports boto3 and the amazon provider's hook (about a second in a worker,
+which has Airflow imported already).
 
 Retries follow what the agent really answers (its handler in aws/amazon-ecs-agent,
 ``agent/handlers/agentapi/taskprotection/v1/handlers``; Amazon ECS Developer Guide, "Task scale-in protection
