@@ -313,7 +313,7 @@ def _agent_verdict(status: int, answer: dict[str, Any] | None) -> tuple[str, boo
     if isinstance(answer.get("failure"), dict):
         failure = answer["failure"]
         raise _failure_error(failure.get("Arn"), failure.get("Reason"), failure.get("Detail"))
-    error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
+    error: dict[str, Any] = answer["error"] if isinstance(answer.get("error"), dict) else {}
     code = error.get("Code") or f"HTTP {status}"
     problem = f"{code}: {error.get('Message')}"
     if status == 404 and not error.get("Arn"):
