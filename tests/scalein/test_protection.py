@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
 from airflow_provider_ecsops.scalein.protection import ProtectionError, TaskProtection
@@ -40,28 +38,31 @@ def test_throttling_is_retried_with_backoff(fake_agent, on_task):
 
 def test_throttling_beyond_the_attempts_is_reported(fake_agent, on_task):
     fake_agent.inject_fault("ThrottlingException", times=5)
-    with pytest.raises(ProtectionError, match=r"after 2 attempt\(s\): ThrottlingException"):
+    with pytest.raises(ProtectionError, match=r"after 2 attempt\(s\): ThrottlingException") as caught:
         TaskProtection(attempts=2).set(True)
+    assert caught.value.kind == "retryable"
     assert fake_agent.protected_tasks() == []
+    assert ("UpdateTaskProtection", "api") not in calls(
+        fake_agent
+    )  # the API behind the agent is the throttled one
 
 
 def test_access_denied_names_the_missing_permission_and_is_not_retried(fake_agent, on_task):
     fake_agent.inject_fault("AccessDeniedException", times=5)
-    with pytest.raises(ProtectionError, match="ecs:UpdateTaskProtection"):
+    with pytest.raises(ProtectionError, match="give the task role ecs:UpdateTaskProtection") as caught:
         TaskProtection(attempts=5).set(True)
+    assert caught.value.kind == "permanent"
     assert calls(fake_agent) == [("fault", "agent")]
 
 
-def test_invalid_expiry_is_a_clear_failure(fake_agent, on_task):
-    with pytest.raises(ProtectionError, match="INVALID_PARAMETER"):
+def test_invalid_expiry_is_a_configuration_error_naming_the_setting(fake_agent, on_task):
+    with pytest.raises(ProtectionError, match=r"INVALID_PARAMETER.*scalein_protection_minutes") as caught:
         TaskProtection(minutes=5000).set(True)
+    assert caught.value.kind == "config"
 
 
-def test_unreachable_agent_falls_back_to_the_ecs_api(fake_agent, on_task, monkeypatch):
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        closed_port = sock.getsockname()[1]
-    monkeypatch.setenv("ECS_AGENT_URI", f"http://127.0.0.1:{closed_port}/api/x")
+def test_unreachable_agent_falls_back_to_the_ecs_api(fake_agent, on_task):
+    fake_agent.stop_endpoint("agent")  # connections refused
     protection = TaskProtection(minutes=15)
     protection.set(True)
     assert calls(fake_agent) == [("UpdateTaskProtection", "api")]
@@ -73,8 +74,10 @@ def test_unreachable_agent_falls_back_to_the_ecs_api(fake_agent, on_task, monkey
 def test_api_fallback_reports_access_denied(fake_agent, on_task, monkeypatch):
     monkeypatch.delenv("ECS_AGENT_URI")
     fake_agent.inject_fault("AccessDeniedException", times=10)
-    with pytest.raises(ProtectionError, match="needs ecs:UpdateTaskProtection"):
+    with pytest.raises(ProtectionError, match="give the task role ecs:UpdateTaskProtection") as caught:
         TaskProtection(attempts=2).set(True)
+    assert caught.value.kind == "permanent"
+    assert calls(fake_agent) == [("fault", "api")]
 
 
 def test_not_on_ecs_is_a_logged_no_op(fake_agent, monkeypatch, caplog):
