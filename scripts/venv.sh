@@ -30,9 +30,8 @@ pick_python() {
 }
 
 # Test-only tools a constraints file pins too old for the botocore it pins as well: installed unpinned ("floated")
-# on that line. MWAA 2.11.2 pins moto 5.0.11, which cannot parse the CloudWatch answers of its botocore 1.42.61
-# (botocore moved CloudWatch to the JSON protocol); the product never imports moto, so floating it tests the same
-# product under the same pins.
+# on that line. MWAA 2.11.2 pins moto 5.0.11, which cannot talk to the botocore 1.42.61 it pins on CloudWatch;
+# the product never imports moto, so floating it tests the same product under the same pins.
 declare -A floats=([2.11.2]="moto")
 
 float=""

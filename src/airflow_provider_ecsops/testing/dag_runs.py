@@ -11,6 +11,18 @@ import inspect
 from datetime import datetime
 
 
+def dag_bag(dag_folder: str):
+    """Airflow's parsing ``DagBag`` over ``dag_folder`` (it moved to ``airflow.dag_processing`` in 3.1).
+
+    :param dag_folder: a DAG file or folder; ``"/dev/null"`` for an empty bag.
+    """
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:
+        from airflow.models.dagbag import DagBag
+    return DagBag(dag_folder=dag_folder)
+
+
 def register_dag(dag) -> None:
     """Make ``dag`` known to the metadata DB where ``dag.test()`` needs it (Airflow with DAG bundles)."""
     try:
@@ -21,19 +33,15 @@ def register_dag(dag) -> None:
 
     with create_session() as session:
         DagBundlesManager().sync_bundles_to_db(session=session)
-    try:  # 3.1+: the parsing DagBag lives in dag_processing and a function writes it to the DB
-        from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-    except ImportError:  # 3.0: the DagBag in airflow.models writes itself
-        from airflow.models.dagbag import DagBag
-
-        def sync_bag_to_db(bag, bundle_name, bundle_version):
-            bag.sync_to_db(bundle_name, bundle_version)
-
-        # It also expects what its file parser sets (3.1's writer derives it): a file location per DAG.
+    bag = dag_bag("/dev/null")
+    try:  # 3.1+: a function writes the bag to the DB
+        from airflow.dag_processing.dagbag import sync_bag_to_db
+    except ImportError:  # 3.0: the bag writes itself, and expects what its file parser sets on each DAG
         if dag.relative_fileloc is None:
             dag.relative_fileloc = dag.fileloc
-
-    bag = DagBag(dag_folder="/dev/null")
+        bag.bag_dag(dag)
+        bag.sync_to_db("dags-folder", None)
+        return
     bag.bag_dag(dag)
     sync_bag_to_db(bag, "dags-folder", None)
 
