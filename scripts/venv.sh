@@ -30,9 +30,10 @@ pick_python() {
 }
 
 # Test-only tools a constraints file pins too old for the botocore it pins as well: installed unpinned ("floated")
-# on that line. MWAA 2.11.2 pins moto 5.0.11, which cannot talk to the botocore 1.42.61 it pins on CloudWatch;
-# the product never imports moto, so floating it tests the same product under the same pins.
-declare -A floats=([2.11.2]="moto")
+# on that line. MWAA 2.11.2 pins moto 5.0.11, which cannot talk to the botocore 1.42.61 it pins on CloudWatch
+# (nor can moto up to 5.0.13, the newest its py-partiql-parser pin allows, so that moto[server] dependency floats
+# too); the product never imports moto, so floating it tests the same product under the same pins.
+declare -A floats=([2.11.2]="moto py-partiql-parser")
 
 float=""
 wheel=""
@@ -65,7 +66,7 @@ if [ ! -f "$venv/.complete" ]; then
     used="$venv/constraints.txt"
     cp "$cons" "$used"
     for tool in $float; do
-      echo "line $line: floating test-only tool $tool (the constraints pin $(grep -i "^$tool==" "$cons"), too old for its own $(grep -i '^botocore==' "$cons"))" >&2
+      echo "line $line: floating test-only tool $tool, pinned $(grep -i "^$tool==" "$cons") with $(grep -i '^botocore==' "$cons") (see scripts/venv.sh)" >&2
       sed -i "/^$tool==/Id" "$used"
     done
     cflag=(-c "$used")
