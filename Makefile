@@ -4,7 +4,7 @@
 demo:
 	scripts/demo.sh
 
-# The whole test suite on the Airflow matrix (MWAA 2.10.3, MWAA 3.3.1, latest Airflow 3).
+# The whole test suite on the CI lines (MWAA 2.10.3, 3.0.6, 3.3.1, latest Airflow 3 from the wheel), then the race short mode.
 test:
 	scripts/test.sh
 

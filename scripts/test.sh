@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# The test command: lint once, then the whole suite on each line of the Airflow matrix, then (full runs only)
-# the race harness's short mode once, on the af33 line (it starts a whole Airflow 3 + Celery stack).
-#   scripts/test.sh                 all lines (af2 af33 latest) and the race short mode
-#   scripts/test.sh af2 -k fargate  one line, extra pytest arguments after it
+# The test command: lint once, then the whole suite on each line of the CI matrix, then (full runs only) the race
+# harness's short mode once, on the 3.3.1 line (it starts a whole Airflow 3 + Celery stack).
+#   scripts/test.sh                    the CI set: MWAA 2.10.3 (py3.11), MWAA 3.0.6, MWAA 3.3.1 (py3.12), the
+#                                      latest Airflow 3 (from the built wheel), then the race short mode
+#   scripts/test.sh LINE [pytest args] one line by hand, e.g. scripts/test.sh 2.11.2 tests/fargate -x
+# Lines (scripts/venv.sh): every MWAA version from 2.10.1 up (2.10.1 2.10.3 2.11.0 2.11.2 3.0.6 3.2.1 3.3.1, each
+# under MWAA's constraints file of that version) and latest; af2 and af33 are aliases of 2.10.3 and 3.3.1.
+# Where a constraints file pins a test-only tool too old for its own botocore, venv.sh floats that tool and says
+# so (MWAA 2.11.2: moto).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-lines=(af2 af33 latest)
+lines=(2.10.3 3.0.6 3.3.1 latest)
 full=1
-if [ $# -gt 0 ] && [[ "$1" =~ ^(af2|af33|latest)$ ]]; then lines=("$1"); shift; full=; fi
+if [ $# -gt 0 ] && [[ "$1" =~ ^([0-9]+\.[0-9]+\.[0-9]+|latest|af2|af33)$ ]]; then lines=("$1"); shift; full=; fi
 [ $# -gt 0 ] && full=
 
 # The HTML report test renders with headless Chromium (Debian's package); install it once per machine.
@@ -30,7 +35,12 @@ for line in "${lines[@]}"; do
   AIRFLOW_HOME=$(mktemp -d "/tmp/ecsops-airflow-$line.XXXXXX")
   export AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__DAGS_FOLDER="$root/example_dags"
   export AIRFLOW__CORE__UNIT_TEST_MODE=True
-  echo "=== $line: $("$venv/bin/python" -c 'import airflow; print("Airflow", airflow.__version__)') on $("$venv/bin/python" --version)"
+  # Which copy of the package the tests import: src/ (editable lines) or site-packages (the wheel line).
+  where=$("$venv/bin/python" -c 'import airflow_provider_ecsops as p; print(p.__file__)' 2>/dev/null | tail -1)
+  echo "=== $line: $("$venv/bin/python" -c 'import airflow; print("Airflow", airflow.__version__)' 2>/dev/null | tail -1) on $("$venv/bin/python" --version), package from $where"
+  if [ "$line" = latest ] && [[ "$where" == "$root/src/"* ]]; then
+    echo "=== latest must test the installed wheel, not $root/src" >&2; exit 1
+  fi
   "$venv/bin/airflow" db migrate >"$AIRFLOW_HOME/db-migrate.log" 2>&1 || { cat "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
   "$venv/bin/python" -m pytest --ignore=tests/race "$@" || status=$?
   rm -rf "$AIRFLOW_HOME"
@@ -38,7 +48,7 @@ for line in "${lines[@]}"; do
 done
 
 if [ -n "$full" ]; then
-  venv=$(scripts/venv.sh af33)
+  venv=$(scripts/venv.sh 3.3.1)
   AIRFLOW_HOME=$(mktemp -d /tmp/ecsops-airflow-race.XXXXXX)  # the harness gives each component its own home
   echo "=== race harness, short mode (Airflow 3.3.1, real scheduler and Celery workers)"
   "$venv/bin/python" -m pytest tests/race -p no:cacheprovider || status=$?

@@ -5,6 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+import airflow_provider_ecsops
+from tests.capabilities import AIRFLOW_HAS_PROVIDER_CLI, AIRFLOW_LISTS_TIMETABLE_PLUGINS
 
 
 def _run(code: str) -> str:
@@ -24,7 +31,7 @@ def test_provider_is_registered_with_airflow():
     )
     info = json.loads(out.strip().splitlines()[-1])
     assert info["name"] == "ECS Ops"
-    assert info["version"] == "0.1.0"
+    assert info["version"] == airflow_provider_ecsops.__version__ == version("airflow-provider-ecsops")
     assert "fargate_poll_interval" in info["config"]
 
 
@@ -66,30 +73,38 @@ def test_importing_the_package_loads_no_aws_sdk():
 
 
 def test_plugin_registers_the_scaled_replication_timetable():
-    out = _run(
-        "from airflow import plugins_manager\n"
-        "from airflow_provider_ecsops.compat import AIRFLOW_V_3\n"
-        "if AIRFLOW_V_3:\n"
-        "    names = list(plugins_manager.get_timetables_plugins())\n"
-        "else:\n"
-        "    plugins_manager.initialize_timetables_plugins()\n"
-        "    names = list(plugins_manager.timetable_classes)\n"
-        "print(names)\n"
-    )
+    if AIRFLOW_LISTS_TIMETABLE_PLUGINS:  # 3.1+
+        listing = "names = list(plugins_manager.get_timetables_plugins())\n"
+    else:
+        listing = "plugins_manager.initialize_timetables_plugins()\nnames = list(plugins_manager.timetable_classes)\n"
+    out = _run(f"from airflow import plugins_manager\n{listing}print(names)\n")
     assert (
         "airflow_provider_ecsops.replication.timetable.OffsetIntervalTimetable"
         in out.strip().splitlines()[-1]
     )
 
 
-def test_airflow_cli_has_the_ecsops_group_on_airflow_3():
-    from airflow_provider_ecsops.compat import AIRFLOW_V_3
-
-    result = subprocess.run(
+def _airflow_ecsops_help() -> subprocess.CompletedProcess:
+    return subprocess.run(
         [sys.executable, "-m", "airflow", "ecsops", "--help"], capture_output=True, text=True, timeout=300
     )
-    if AIRFLOW_V_3:
-        assert result.returncode == 0, result.stderr[-2000:]
-        assert "race-report" in result.stdout
-    else:  # Airflow 2.10 has no provider CLI hook: the console script `ecsops-race-report` serves there
-        assert result.returncode != 0
+
+
+@pytest.mark.skipif(
+    not AIRFLOW_HAS_PROVIDER_CLI, reason="provider CLI commands arrived in Airflow 3.1 (next test)"
+)
+def test_airflow_cli_has_the_ecsops_group():
+    result = _airflow_ecsops_help()
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "race-report" in result.stdout
+
+
+@pytest.mark.skipif(AIRFLOW_HAS_PROVIDER_CLI, reason="this Airflow has provider CLI commands (previous test)")
+def test_without_provider_cli_airflow_rejects_the_group_and_the_console_script_says_what_to_use():
+    result = _airflow_ecsops_help()
+    assert result.returncode != 0
+    assert "invalid choice: 'ecsops'" in result.stdout + result.stderr
+    console_script = Path(sys.executable).parent / "ecsops-race-report"
+    script = subprocess.run([console_script, "--help"], capture_output=True, text=True, timeout=300)
+    assert script.returncode == 0, script.stderr[-2000:]
+    assert "`airflow ecsops race-report` needs Airflow 3.1+" in " ".join(script.stdout.split())

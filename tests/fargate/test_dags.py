@@ -6,10 +6,11 @@ import runpy
 from datetime import timedelta
 from pathlib import Path
 
-from airflow_provider_ecsops.compat import AIRFLOW_V_3, AirflowTaskTimeout
+from airflow_provider_ecsops.compat import AirflowTaskTimeout
 from airflow_provider_ecsops.fargate.operator import FargateOffloadOperator
 from airflow_provider_ecsops.testing.dag_runs import run_dag
 from airflow_provider_ecsops.testing.fargate_double import TaskScript
+from tests.capabilities import AIRFLOW_HAS_TASK_SDK
 from tests.fargate.builders import offload_operator
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "example_dags" / "fargate_offload.py"
@@ -58,7 +59,7 @@ def _run_to_timeout(dag) -> None:
     try:
         assert _states(run_dag(dag)) == {"offload": "failed"}
     except AirflowTaskTimeout:
-        assert not AIRFLOW_V_3  # Airflow 2's dag.test() lets this BaseException through
+        assert not AIRFLOW_HAS_TASK_SDK  # Airflow 2's dag.test() lets this BaseException through
 
 
 def test_execution_timeout_stops_the_container(aws):

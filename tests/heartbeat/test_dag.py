@@ -121,7 +121,7 @@ def test_single_mode_healthy_run_publishes_metrics(aws, http_server, silent_port
         assert 0 <= only_value("Test/HeartbeatDag", metric, {**base, "Queue": "default"}) < 300
 
 
-def test_parallel_mode_failing_probe_fails_run_and_masks(aws, http_server, capfd):
+def test_parallel_mode_failing_probe_fails_run_and_masks(aws, http_server, capfd, caplog):
     url = f"http://hb-user:hb-Pa55word@127.0.0.1:{http_server.port}/status/503"
     probes = [DnsProbe(hostname="localhost"), HttpProbe(url=url, name="api")]
     dag = heartbeat_dag(
@@ -142,7 +142,8 @@ def test_parallel_mode_failing_probe_fails_run_and_masks(aws, http_server, capfd
     # Three tasks ran on the default queue: two probe tasks and the queue task.
     (delays,) = stats("Test/HeartbeatDag", "PickupDelay", {**base, "Queue": "default"})
     assert delays["SampleCount"] == 3.0
-    logs = "".join(capfd.readouterr())
+    # Task logs reach stdout (Airflow 3.1+'s dag.test()) or Python logging (2.x, 3.0): read both.
+    logs = "".join(capfd.readouterr()) + caplog.text
     assert "heartbeat FAILED, 1 problem(s): api: GET http://***@127.0.0.1" in logs
     assert "returned 503, expected [200]" in logs
     assert "hb-Pa55word" not in logs and "hb-user" not in logs
@@ -169,7 +170,7 @@ def test_example_dag_runs_against_local_aws():
         ]
 
 
-def test_task_that_does_not_report_fails_the_heartbeat(aws, capfd):
+def test_task_that_does_not_report_fails_the_heartbeat(aws, capfd, caplog):
     # A probe task that dies on the worker (simulated by its execute raising, as an OOM kill or a broken
     # worker image would end it) leaves no report: the verdict still runs (trigger rule all_done),
     # publishes Heartbeat 0 and fails naming the silent task.
@@ -186,4 +187,5 @@ def test_task_that_does_not_report_fails_the_heartbeat(aws, capfd):
     assert only_value("Test/HeartbeatDag", "Heartbeat", base) == 0.0
     assert only_value("Test/HeartbeatDag", "ProbeOk", {**base, "Probe": "dns_localhost"}) == 1.0
     assert stats("Test/HeartbeatDag", "ProbeOk", {**base, "Probe": "tcp"}) == []
-    assert "heartbeat FAILED, 1 problem(s): probe_tcp: task did not report" in "".join(capfd.readouterr())
+    logs = "".join(capfd.readouterr()) + caplog.text
+    assert "heartbeat FAILED, 1 problem(s): probe_tcp: task did not report" in logs

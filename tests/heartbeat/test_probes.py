@@ -190,6 +190,32 @@ def test_probes_run_concurrently():
     assert [r.ok for r in run_probes(probes)] == [True, True, True]
 
 
+def test_concurrent_probes_look_up_airflow_connections_one_at_a_time(monkeypatch):
+    # Airflow 3.0's Task SDK channel, which connection lookups use, is not thread-safe: lookups must not overlap.
+    from airflow_provider_ecsops.compat import BaseHook
+
+    guard, active, peak = threading.Lock(), [0], [0]
+
+    def lookup(cls, conn_id):
+        with guard:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.05)
+        with guard:
+            active[0] -= 1
+        raise RuntimeError(f"lookup of {conn_id} refused by the test")
+
+    monkeypatch.setattr(BaseHook, "get_connection", classmethod(lookup))
+    probes = [ConnectionProbe(conn_id=f"hb_c{i}") for i in range(3)]
+    probes += [AwsIdentityProbe(aws_conn_id="hb_a"), S3BucketProbe(bucket="hb-bucket", aws_conn_id="hb_b")]
+    results = run_probes(probes)
+    assert [r.error for r in results] == [
+        f"RuntimeError: lookup of {conn_id} refused by the test"
+        for conn_id in ("hb_c0", "hb_c1", "hb_c2", "hb_a", "hb_b")
+    ]
+    assert peak[0] == 1
+
+
 # --- AWS (moto) ------------------------------------------------------------------------------------------------
 
 

@@ -1,7 +1,7 @@
 """The race harness's short mode end to end: real Airflow 3 scheduler, API server, DAG processor and Celery
 workers on PostgreSQL and Redis, stopped by the autoscaler simulator; the guarded fleet must lose nothing.
 
-Airflow 3 only (the stack runs ``airflow api-server``); CI runs it once, with the af33 venv, outside the matrix.
+Airflow 3 only (the stack runs ``airflow api-server``); CI runs it once, on the 3.3.1 line, outside the matrix.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_ecsops.compat import AIRFLOW_V_3
+from tests.capabilities import AIRFLOW_HAS_API_V2
 
 pytestmark = pytest.mark.skipif(
-    not AIRFLOW_V_3, reason="the race stack runs Airflow 3 components (api-server); CI runs it on af33"
+    not AIRFLOW_HAS_API_V2, reason="the race stack runs Airflow 3's api-server; CI runs it on the 3.3.1 line"
 )
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "out" / "race"

@@ -28,6 +28,7 @@ import pendulum
 from airflow_provider_ecsops.replication.dags import TASK_ID
 from airflow_provider_ecsops.replication.evidence import worker_hostname
 from airflow_provider_ecsops.replication.schedule import RaceSchedule
+from airflow_provider_ecsops.testing.dag_runs import run_dag
 
 PREFIX = "ecsops_seed"
 TIME_SCALE = 1 / 60  # a minute lasts 1 s, a period 10 s, a tick 1/6 s
@@ -62,21 +63,10 @@ def example_dags(start_date: datetime) -> dict:
     return {k: v for k, v in namespace.items() if k.startswith(PREFIX)}
 
 
-def run_dag(dag, logical_date: datetime):
-    """``dag.test()`` for one logical date on either Airflow line; returns the DagRun."""
-    from airflow_provider_ecsops.compat import AIRFLOW_V_3
-
-    if AIRFLOW_V_3:
-        return dag.test(logical_date=logical_date)
-    return dag.test(execution_date=logical_date)
-
-
 def _reshape(dag_id: str, run_id: str, **changes) -> None:
     """Give the run's task instance the state the scheduler would leave; optionally drop its record."""
     from airflow import settings
     from airflow.models.dagrun import DagRun
-
-    from airflow_provider_ecsops.compat import AIRFLOW_V_3
 
     keep_record = changes.pop("keep_record", False)
     run_state = changes.pop("run_state", None)
@@ -91,7 +81,8 @@ def _reshape(dag_id: str, run_id: str, **changes) -> None:
         if not keep_record:
             from airflow.models import xcom
 
-            (xcom.XComModel if AIRFLOW_V_3 else xcom.XCom).clear(
+            # The ORM model is XComModel where the SDK's XCom took the name (3.0+), XCom before.
+            (xcom.XComModel if hasattr(xcom, "XComModel") else xcom.XCom).clear(
                 dag_id=dag_id, task_id=TASK_ID, run_id=run_id, session=session
             )
         session.commit()
@@ -113,7 +104,7 @@ def seed() -> dict:
         if EXPECTED[spec.dag_id] == "never_scheduled":
             continue
         slot = pendulum.instance(base + race_schedule.minute * spec.start_minute)
-        run_ids[spec.dag_id] = run_dag(dags[spec.dag_id], slot).run_id
+        run_ids[spec.dag_id] = run_dag(dags[spec.dag_id], logical_date=slot).run_id
     now = datetime.now(UTC)
     never = {"start_date": None, "end_date": None, "hostname": "", "pid": None}
     _reshape(f"{PREFIX}_a2", run_ids[f"{PREFIX}_a2"], state="failed", **never)

@@ -9,8 +9,9 @@ import pendulum
 from airflow_provider_ecsops.compat import conf
 from airflow_provider_ecsops.replication.dags import TASK_ID
 from airflow_provider_ecsops.replication.observations import observations_from_db
+from airflow_provider_ecsops.testing.dag_runs import run_dag
 from tests.replication.helpers import FAKE_TASK_ARN
-from tests.replication.seed import PREFIX, example_dags, run_dag, seed_schedule
+from tests.replication.seed import PREFIX, example_dags, seed_schedule
 
 
 def test_time_scaled_dag_ticks_for_its_minute_and_records_its_worker(on_ecs, capfd):
@@ -21,7 +22,7 @@ def test_time_scaled_dag_ticks_for_its_minute_and_records_its_worker(on_ecs, cap
     assert race_schedule.minute_of_hour(slot) == 57
     assert race_schedule.ticks_at(slot) == 7
 
-    dag_run = run_dag(example_dags(start)[spec.dag_id], slot)
+    dag_run = run_dag(example_dags(start)[spec.dag_id], logical_date=slot)
 
     assert dag_run.state == "success"
     out = "".join(capfd.readouterr())

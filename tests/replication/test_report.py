@@ -12,8 +12,8 @@ from pathlib import Path
 import pendulum
 import psycopg2
 import pytest
+from airflow import __version__ as airflow_version
 
-from airflow_provider_ecsops.compat import AIRFLOW_V_3
 from airflow_provider_ecsops.replication import cli
 from airflow_provider_ecsops.replication.classify import tallies
 from airflow_provider_ecsops.replication.dags import TASK_ID
@@ -81,13 +81,9 @@ def test_classification_from_sqlite_metadata(sqlite_plan):
 @pytest.fixture(scope="module")
 def postgres_plan(postgres_url, ecs_metadata_url):
     """The same period written into a fresh PostgreSQL database, migrated and seeded by Airflow subprocesses."""
-    name = "ecsops_replication_test_af3" if AIRFLOW_V_3 else "ecsops_replication_test_af2"
-    admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        cur.execute(f"CREATE DATABASE {name}")
-    admin.close()
+    # One database per line and run: the matrix lines (and other checkouts) share this PostgreSQL server.
+    name = f"ecsops_replication_test_{airflow_version.replace('.', '_')}_{os.getpid()}"
+    _postgres_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}")
     url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
     env = {
         **os.environ,
@@ -109,7 +105,17 @@ def postgres_plan(postgres_url, ecs_metadata_url):
     )
     assert seeded.returncode == 0, seeded.stdout[-2000:] + seeded.stderr[-2000:]
     plan = json.loads(seeded.stdout.split("SEED-PLAN ", 1)[1].splitlines()[0])
-    return {**plan, "url": url}
+    yield {**plan, "url": url}
+    _postgres_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _postgres_admin(*statements: str) -> None:
+    admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        for statement in statements:
+            cur.execute(statement)
+    admin.close()
 
 
 @pytest.mark.services

@@ -8,9 +8,9 @@ from urllib.parse import quote
 import pytest
 
 from airflow_provider_ecsops.airflow_api import HttpTransport, MwaaTransport, NotFound
-from airflow_provider_ecsops.compat import AIRFLOW_V_3
 from airflow_provider_ecsops.replication.dags import TASK_ID
 from airflow_provider_ecsops.replication.rest import observations_from_api
+from tests.capabilities import AIRFLOW_HAS_API_V2, BOTOCORE_HAS_INVOKE_REST_API
 from tests.replication.helpers import FAKE_TASK_ARN, judge
 from tests.replication.seed import EXPECTED, PREFIX
 
@@ -20,7 +20,7 @@ def api(sqlite_plan):
     """Airflow's own API over the seeded SQLite DB, called in-process: the API server's v2 on Airflow 3, the
     webserver's v1 (basic auth, a Viewer user) on Airflow 2."""
     with pytest.MonkeyPatch.context() as mp:
-        if AIRFLOW_V_3:
+        if AIRFLOW_HAS_API_V2:
             from fastapi.testclient import TestClient
 
             mp.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
@@ -58,7 +58,7 @@ def test_rest_api_observations_classify_like_the_database(api, sqlite_plan):
         api.get(f"/dags/{PREFIX}_b2/dagRuns/no-such-run", {})
 
 
-@pytest.mark.skipif(not AIRFLOW_V_3, reason="Airflow 2.10's pinned botocore has no InvokeRestApi (next test)")
+@pytest.mark.skipif(not BOTOCORE_HAS_INVOKE_REST_API, reason="this botocore has no InvokeRestApi (next test)")
 def test_mwaa_invoke_rest_api_request_shapes(api, sqlite_plan):
     """Each API call becomes one ``InvokeRestApi`` with the exact botocore shape, answered with the real body."""
     from botocore.stub import Stubber
@@ -108,7 +108,9 @@ def test_mwaa_invoke_rest_api_request_shapes(api, sqlite_plan):
     assert by_dag[f"{PREFIX}_b2"].state == "failed" and by_dag[f"{PREFIX}_b2"].record is None
 
 
-@pytest.mark.skipif(AIRFLOW_V_3, reason="checks the message for the older botocore pinned with Airflow 2.10")
+@pytest.mark.skipif(
+    BOTOCORE_HAS_INVOKE_REST_API, reason="checks the message for a botocore without InvokeRestApi"
+)
 def test_mwaa_transport_names_the_botocore_it_needs():
     with pytest.raises(RuntimeError, match=r"InvokeRestApi needs botocore >= 1\.35\.74"):
         MwaaTransport("qa-race", region_name="eu-west-1").get("/dags", {})

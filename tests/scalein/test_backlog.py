@@ -9,7 +9,7 @@ import pytest
 import redis
 from moto import mock_aws
 
-from airflow_provider_ecsops.compat import AIRFLOW_V_3, DAG, EmptyOperator
+from airflow_provider_ecsops.compat import DAG, EmptyOperator
 from airflow_provider_ecsops.scalein.backlog import (
     MetadataDbBacklog,
     RedisBacklog,
@@ -24,6 +24,7 @@ from airflow_provider_ecsops.testing.scalein_metadb import (
     fresh_database,
     insert_task_instances,
 )
+from tests.capabilities import AIRFLOW_HAS_API_V2
 
 
 def test_redis_backlog_counts_every_priority_list(broker):
@@ -76,7 +77,7 @@ def test_source_selection_and_clear_errors():
         ScaleInSettings(self_retire=True)
 
 
-@pytest.mark.skipif(not AIRFLOW_V_3, reason="the REST API v2 is Airflow 3's (Airflow 2 has v1)")
+@pytest.mark.skipif(not AIRFLOW_HAS_API_V2, reason="no REST API v2 (FastAPI API server) on this Airflow")
 def test_rest_api_backlog_counts_through_airflows_own_api(monkeypatch):
     """Real task instances (from ``dag.test()``) set to queued/scheduled, counted by the in-process API server."""
     from airflow.utils.session import create_session

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_ecsops.heartbeat.probes import Probe, ProbeFailed, name_slug, probe_dataclass
+from airflow_provider_ecsops.heartbeat.probes import (
+    Probe,
+    ProbeFailed,
+    airflow_lookups,
+    name_slug,
+    probe_dataclass,
+)
 
 
 @probe_dataclass
@@ -28,6 +34,8 @@ class AwsProbe(Probe):
         hook = AwsBaseHook(
             aws_conn_id=self.aws_conn_id, client_type=client_type, region_name=self.region_name, config=config
         )
+        with airflow_lookups:
+            hook.conn_config  # noqa: B018  (the connection lookup, cached on the hook)
         return hook.get_conn()
 
 

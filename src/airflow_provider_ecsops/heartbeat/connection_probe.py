@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 
 from airflow_provider_ecsops.heartbeat.masking import is_secret_key, mask
-from airflow_provider_ecsops.heartbeat.probes import Probe, ProbeFailed, name_slug, probe_dataclass
+from airflow_provider_ecsops.heartbeat.probes import (
+    Probe,
+    ProbeFailed,
+    airflow_lookups,
+    name_slug,
+    probe_dataclass,
+)
 
 
 @probe_dataclass
@@ -27,7 +33,8 @@ class ConnectionProbe(Probe):
     def check(self) -> None:
         from airflow_provider_ecsops.compat import BaseHook
 
-        conn = BaseHook.get_connection(self.conn_id)
+        with airflow_lookups:
+            conn = BaseHook.get_connection(self.conn_id)
         if not self.test:
             return
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 import socket
+import threading
 import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field, fields
@@ -17,6 +18,12 @@ _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 # Probes are immutable, keyword-only, and keep Probe.__repr__, which masks secrets: Airflow 2's UI shows
 # operator attributes (the probe list included) on the task instance page.
 probe_dataclass = dataclass(frozen=True, kw_only=True, repr=False)
+
+
+# Probes run concurrently in one task, but Airflow lookups (connections) go through the Task SDK's channel to its
+# supervisor on Airflow 3, and 3.0's channel has no lock (3.1 added one): concurrent lookups there mix up
+# requests and answers. Probes hold this lock for their lookups only, never for their network checks.
+airflow_lookups = threading.Lock()
 
 
 class ProbeFailed(Exception):

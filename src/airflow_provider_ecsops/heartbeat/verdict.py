@@ -70,6 +70,8 @@ def decide(
             result.latency_ms,
             f" ({result.error})" if result.error else "",
         )
+    if summary:
+        log.error("%s", summary)
     data = build_metric_data(metrics, dag_id, summary is None, results, timings, datetime.now(UTC))
     calls = put_metric_data(metrics, data) if metrics.put_metric_data else 0
     published_at = datetime.now(UTC)

@@ -1,4 +1,4 @@
-"""``ecsops-race-report`` (console script) and ``airflow ecsops race-report`` (Airflow 3 provider CLI hook).
+"""``ecsops-race-report`` (console script) and ``airflow ecsops race-report`` (provider CLI hook, Airflow 3.1+).
 
 Both share one option table, :data:`OPTIONS`, so they cannot drift apart.
 """
@@ -73,6 +73,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ecsops-race-report",
         description="Classify every slot of the scale-down race set: completed, lost, stuck, never scheduled.",
+        epilog="`airflow ecsops race-report` needs Airflow 3.1+ (provider CLI commands); this command does the "
+        "same on every Airflow.",
     )
     for flags, kwargs in OPTIONS:
         p.add_argument(*flags, **kwargs)
@@ -143,7 +145,7 @@ def airflow_race_report(args: argparse.Namespace) -> None:
 
 
 def get_cli_commands() -> list:
-    """Airflow 3 provider CLI hook (``cli`` in provider info): the ``airflow ecsops race-report`` command."""
+    """Provider CLI hook (``cli`` in provider info, read by Airflow 3.1+): the ``airflow ecsops race-report`` command."""
     from airflow.cli.cli_config import ActionCommand, Arg, GroupCommand, lazy_load_command
 
     return [

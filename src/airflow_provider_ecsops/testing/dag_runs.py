@@ -1,30 +1,61 @@
-"""Run a DAG built inside a test with ``dag.test()`` on Airflow 2 and 3.
+"""Run a DAG built inside a test with ``dag.test()`` on every supported Airflow.
 
-Airflow 3's ``dag.test()`` only runs DAGs known to the metadata DB through a DAG bundle; a DAG created in a test
-is written there first (serialized, as the DAG processor would), under the default ``dags-folder`` bundle.
+Where Airflow has DAG bundles (3.0+), ``dag.test()`` only runs DAGs known to the metadata DB through one; a DAG
+created in a test is written there first (serialized, as the DAG processor would), under the default
+``dags-folder`` bundle. Airflow 2's ``dag.test()`` runs any DAG object as it is.
 """
 
 from __future__ import annotations
 
-from airflow_provider_ecsops.compat import AIRFLOW_V_3
+import inspect
+from datetime import datetime
+
+
+def dag_bag(dag_folder: str):
+    """Airflow's parsing ``DagBag`` over ``dag_folder`` (it moved to ``airflow.dag_processing`` in 3.1).
+
+    :param dag_folder: a DAG file or folder; ``"/dev/null"`` for an empty bag.
+    """
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:
+        from airflow.models.dagbag import DagBag
+    return DagBag(dag_folder=dag_folder)
 
 
 def register_dag(dag) -> None:
-    """Make ``dag`` known to the metadata DB so that Airflow 3's ``dag.test()`` accepts it."""
-    if not AIRFLOW_V_3:
+    """Make ``dag`` known to the metadata DB where ``dag.test()`` needs it (Airflow with DAG bundles)."""
+    try:
+        from airflow.dag_processing.bundles.manager import DagBundlesManager
+    except ImportError:  # no DAG bundles (Airflow 2)
         return
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
     from airflow.utils.session import create_session
 
     with create_session() as session:
         DagBundlesManager().sync_bundles_to_db(session=session)
-    bag = DagBag(dag_folder="/dev/null")
+    bag = dag_bag("/dev/null")
+    try:  # 3.1+: a function writes the bag to the DB
+        from airflow.dag_processing.dagbag import sync_bag_to_db
+    except ImportError:  # 3.0: the bag writes itself, and expects what its file parser sets on each DAG
+        if dag.relative_fileloc is None:
+            dag.relative_fileloc = dag.fileloc
+        bag.bag_dag(dag)
+        bag.sync_to_db("dags-folder", None)
+        return
     bag.bag_dag(dag)
     sync_bag_to_db(bag, "dags-folder", None)
 
 
-def run_dag(dag, **kwargs):
-    """``dag.test()`` for a DAG built anywhere; returns the DagRun."""
+def run_dag(dag, logical_date: datetime | None = None, **kwargs):
+    """``dag.test()`` for a DAG built anywhere; returns the DagRun.
+
+    :param logical_date: the run's logical date (``execution_date`` where ``dag.test()`` still calls it that);
+        ``None`` lets ``dag.test()`` choose.
+    """
     register_dag(dag)
+    if logical_date is not None:
+        date_arg = (
+            "logical_date" if "logical_date" in inspect.signature(dag.test).parameters else "execution_date"
+        )
+        kwargs[date_arg] = logical_date
     return dag.test(**kwargs)

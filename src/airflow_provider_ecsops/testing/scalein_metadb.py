@@ -45,11 +45,19 @@ def create_airflow_tables(url: str) -> None:
 
 
 def _value_for(column: Any, n: int) -> Any:
+    from sqlalchemy.dialects import postgresql
+
+    kind = column.type
+    # The type PostgreSQL gets: Airflow 3.0 declares ids as String(36) with a PostgreSQL UUID variant.
+    with contextlib.suppress(AttributeError):
+        kind = kind.load_dialect_impl(postgresql.dialect())
     python_type = None
     with contextlib.suppress(NotImplementedError):
-        python_type = column.type.python_type
-    if python_type is uuid.UUID or "UUID" in type(column.type).__name__.upper():
+        python_type = kind.python_type
+    if python_type is uuid.UUID:
         return uuid.uuid4()
+    if "UUID" in type(kind).__name__.upper():
+        return str(uuid.uuid4())
     if python_type is bool:
         return False
     if python_type in (int, float):
