@@ -133,3 +133,139 @@ def test_the_logical_date_check_catches_ds():
     assert LOGICAL_DATE_TEMPLATE.search('command=["run", "--date", "{{ ds }}"]')
     assert LOGICAL_DATE_TEMPLATE.search("{{ dag_run.logical_date | ds }}")
     assert LOGICAL_DATE_TEMPLATE.search('"{{ run_id }}"') is None
+
+
+# -- IAM ---------------------------------------------------------------------------------------------------------
+
+# IAM prefixes that differ from botocore's service name, and actions that authorise an operation of another name.
+IAM_PREFIX = {"mwaa": "airflow"}
+IAM_ACTION_OF = {"s3:HeadBucket": "s3:ListBucket"}
+# Actions AWS checks on top of an operation's own, given the arguments the code always passes.
+IMPLIED_ACTIONS = {
+    "ecs:RunTask": {
+        "ecs:TagResource",  # the run key is always a tag; RunTask with tags needs TagResource
+        "iam:PassRole",  # the task definition's task and execution roles
+    }
+}
+# Calls that return a boto3 client without naming it in ``client_type``: kombu's SQS channel.
+CLIENT_FACTORIES = {"sqs": "sqs"}
+CORE_MODULES = ("airflow_api", "aws_retry", "ecs_metadata", "compat", "_lazy")
+
+
+def _capability_sources(capability: str) -> list[tuple[str, ast.AST]]:
+    """(file, tree) of the capability's modules, plus the definitions it imports from the core (where a shared
+    client lives)."""
+    trees = [(p.name, ast.parse(p.read_text())) for p in sorted((PACKAGE / capability).glob("*.py"))]
+    core: dict[str, set[str]] = {}
+    for _, tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "airflow_provider_ecsops."
+            ):
+                module = node.module.rsplit(".", 1)[1]
+                if module in CORE_MODULES:
+                    core.setdefault(module, set()).update(alias.name for alias in node.names)
+    for module, names in core.items():
+        tree = ast.parse((PACKAGE / f"{module}.py").read_text())
+        trees += [(f"{module}.py", d) for d in tree.body if getattr(d, "name", None) in names]
+    return trees
+
+
+def _hook_client_type(module: str, name: str) -> str:
+    """``client_type`` of an amazon provider hook class (``EcsHook`` -> ``ecs``)."""
+    return getattr(importlib.import_module(module), name)(aws_conn_id=None).client_type
+
+
+def _client_services(trees) -> set[str]:
+    """The AWS services the code makes clients for: ``client_type="x"``, ``.client("x")``, amazon hooks."""
+    services = set()
+    for _, tree in trees:
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.keyword)
+                and node.arg == "client_type"
+                and isinstance(node.value, ast.Constant)
+            ):
+                services.add(node.value.value)
+            elif isinstance(node, ast.Call):
+                func = node.func
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                if name == "client" and node.args and isinstance(node.args[0], ast.Constant):
+                    services.add(node.args[0].value)
+                if name in CLIENT_FACTORIES:
+                    services.add(CLIENT_FACTORIES[name])
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "airflow.providers.amazon.aws.hooks"
+            ):
+                services.update(
+                    _hook_client_type(node.module, a.name) for a in node.names if a.name != "AwsBaseHook"
+                )
+    return services
+
+
+def _called_actions(capability: str) -> dict[str, str]:
+    """IAM action -> where the capability's code calls it (one place each)."""
+    import botocore.session
+    from botocore import xform_name
+
+    trees = _capability_sources(capability)
+    session = botocore.session.get_session()
+    operations: dict[str, list[tuple[str, str]]] = {}
+    for service in _client_services(trees):
+        for operation in session.get_service_model(service).operation_names:
+            operations.setdefault(xform_name(operation), []).append((service, operation))
+    actions: dict[str, str] = {}
+    for file, tree in trees:
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            name = node.func.attr
+            if (
+                name in ("get_paginator", "get_waiter")
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                name = node.args[0].value
+            matches = operations.get(name, [])
+            assert len(matches) <= 1, f"{capability}: {name}() is an operation of several services: {matches}"
+            for service, operation in matches:
+                action = f"{IAM_PREFIX.get(service, service)}:{operation}"
+                action = IAM_ACTION_OF.get(action, action)
+                for needed in (action, *sorted(IMPLIED_ACTIONS.get(action, ()))):
+                    actions.setdefault(needed, f"{name}() in {file}:{node.lineno}")
+    return actions
+
+
+def _policy_actions(capability: str) -> set[str]:
+    doc = ROOT / "docs" / f"{capability}.md"
+    policies = [
+        json.loads(body)
+        for lang, body in FENCE.findall(doc.read_text())
+        if lang == "json" and '"Statement"' in body
+    ]
+    assert len(policies) == 1, f"{doc.name} must hold exactly one IAM policy"
+    actions = set()
+    for statement in policies[0]["Statement"]:
+        action = statement["Action"]
+        actions.update([action] if isinstance(action, str) else action)
+    return actions
+
+
+def test_the_call_scan_finds_the_calls_of_each_kind():
+    # A scan that matched nothing would pass every policy with no AWS actions: pin one call of each shape.
+    assert "ecs:ListTasks" in _called_actions("fargate")  # through get_paginator("list_tasks")
+    assert "sts:GetCallerIdentity" in _called_actions("heartbeat")  # through self.client("sts")
+    assert "sqs:ChangeMessageVisibility" in _called_actions("scalein")  # kombu's channel.sqs()
+    assert "airflow:InvokeRestApi" in _called_actions("replication")  # the core's MwaaTransport
+
+
+@pytest.mark.parametrize("capability", CAPABILITIES)
+def test_each_capability_policy_lists_exactly_the_aws_actions_its_code_calls(capability):
+    called = _called_actions(capability)
+    listed = _policy_actions(capability)
+    assert not set(called) - listed, f"docs/{capability}.md lacks actions the code calls: " + ", ".join(
+        f"{a} ({called[a]})" for a in sorted(set(called) - listed)
+    )
+    assert not listed - set(called), (
+        f"docs/{capability}.md lists actions no code calls: {sorted(listed - set(called))}"
+    )

@@ -46,7 +46,9 @@ def test_the_fargate_example_runs_and_templates_its_commands_without_a_logical_d
             task.poll_interval = 0.05
         dag_run = _run_without_logical_date(dag)
         assert _states(dag_run) == {"extract": "success", "transform": "success", "load": "success"}
-        commands = [r["overrides"]["containerOverrides"][0]["command"] for r in aws.fargate.requests_of("RunTask")]
+        commands = [
+            r["overrides"]["containerOverrides"][0]["command"] for r in aws.fargate.requests_of("RunTask")
+        ]
         assert [c[-2:] for c in commands] == [["--run-id", dag_run.run_id]] * 3
 
 
