@@ -149,6 +149,9 @@ IMPLIED_ACTIONS = {
 }
 # Calls that return a boto3 client without naming it in ``client_type``: kombu's SQS channel.
 CLIENT_FACTORIES = {"sqs": "sqs"}
+# Operations newer than the botocore some lines pin (MWAA 2.10.3: botocore 1.35.36), which the code calls where
+# the client has them.
+NEWER_OPERATIONS = {"mwaa": {"invoke_rest_api": "InvokeRestApi"}}  # botocore >= 1.35.74
 CORE_MODULES = ("airflow_api", "aws_retry", "ecs_metadata", "compat", "_lazy")
 
 
@@ -212,8 +215,9 @@ def _called_actions(capability: str) -> dict[str, str]:
     session = botocore.session.get_session()
     operations: dict[str, list[tuple[str, str]]] = {}
     for service in _client_services(trees):
-        for operation in session.get_service_model(service).operation_names:
-            operations.setdefault(xform_name(operation), []).append((service, operation))
+        names = {xform_name(op): op for op in session.get_service_model(service).operation_names}
+        for method, operation in {**NEWER_OPERATIONS.get(service, {}), **names}.items():
+            operations.setdefault(method, []).append((service, operation))
     actions: dict[str, str] = {}
     for file, tree in trees:
         for node in ast.walk(tree):
