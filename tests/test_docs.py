@@ -42,10 +42,22 @@ def test_every_relative_link_in_the_docs_exists(doc):
     for target in LINK.findall(_prose(doc.read_text())):
         if re.match(r"^[a-z]+:", target) or target.startswith("#"):
             continue
-        path = target.split("#")[0]
-        if not (doc.parent / path).exists():
+        path, _, anchor = target.partition("#")
+        file = doc.parent / path
+        if not file.exists() or (anchor and file.suffix == ".md" and anchor not in _anchors(file)):
             missing.append(target)
-    assert not missing, f"{doc.name} links to files that do not exist: {missing}"
+    assert not missing, f"{doc.name} links to files or headings that do not exist: {missing}"
+
+
+def _anchors(doc: Path) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
+    headings = re.findall(r"^#+ (.+)$", _prose(doc.read_text()), re.M)
+    return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+
+
+def test_anchors_follow_githubs_rule():
+    assert "install-on-mwaa-from-a-wheel" in _anchors(README)
+    assert "iam-policy-task-role-of-the-workers" in _anchors(ROOT / "docs" / "scalein.md")
 
 
 def _backticked_paths(doc: Path) -> list[str]:
