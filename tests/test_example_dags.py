@@ -39,20 +39,6 @@ def _states(dag_run) -> dict[str, str]:
 
 
 @needs_runs_without_logical_date
-def test_the_fargate_example_runs_and_templates_its_commands_without_a_logical_date():
-    with local_aws() as aws:
-        dag = runpy.run_path(str(EXAMPLES / "fargate_offload.py"))["dag"]
-        for task in dag.tasks:
-            task.poll_interval = 0.05
-        dag_run = _run_without_logical_date(dag)
-        assert _states(dag_run) == {"extract": "success", "transform": "success", "load": "success"}
-        commands = [
-            r["overrides"]["containerOverrides"][0]["command"] for r in aws.fargate.requests_of("RunTask")
-        ]
-        assert [c[-2:] for c in commands] == [["--run-id", dag_run.run_id]] * 3
-
-
-@needs_runs_without_logical_date
 def test_the_heartbeat_example_runs_without_a_logical_date():
     with local_aws():
         dag = runpy.run_path(str(EXAMPLES / "heartbeat.py"))["dag"]
@@ -71,3 +57,17 @@ def test_the_replication_example_runs_one_dag_of_the_set_without_a_logical_date(
     dags = runpy.run_path(str(EXAMPLES / "scaledown_race.py"))
     dag_run = _run_without_logical_date(dags["scaledown_race_a1"])
     assert _states(dag_run) == {"log_ticks": "success"}
+
+
+@needs_runs_without_logical_date
+def test_the_fargate_example_runs_and_templates_its_commands_without_a_logical_date():
+    with local_aws() as aws:
+        dag = runpy.run_path(str(EXAMPLES / "fargate_offload.py"))["dag"]
+        for task in dag.tasks:
+            task.poll_interval = 0.05
+        dag_run = _run_without_logical_date(dag)
+        assert _states(dag_run) == {"extract": "success", "transform": "success", "load": "success"}
+        commands = [
+            r["overrides"]["containerOverrides"][0]["command"] for r in aws.fargate.requests_of("RunTask")
+        ]
+        assert [c[-2:] for c in commands] == [["--run-id", dag_run.run_id]] * 3
