@@ -42,14 +42,14 @@ with DAG(
 ) as dag:
     extract = FargateOffloadOperator(
         task_id="extract",
-        command=["python", "-m", "etl.extract", "--date", "{{ ds }}"],
+        command=["python", "-m", "etl.extract", "--run-id", "{{ run_id }}"],
         environment={"STAGE": "demo"},
         execution_timeout=timedelta(hours=1),
     )
     # Heavy step: a bigger Fargate size, waited on in the triggerer so no worker slot is held.
     transform = FargateOffloadOperator(
         task_id="transform",
-        command=["python", "-m", "etl.transform", "--date", "{{ ds }}"],
+        command=["python", "-m", "etl.transform", "--run-id", "{{ run_id }}"],
         cpu=1024,
         memory=4096,
         deferrable=True,
@@ -58,7 +58,7 @@ with DAG(
     # Interruptible backfill on Fargate Spot: an interruption is reported as retryable and retried.
     load = FargateOffloadOperator(
         task_id="load",
-        command=["python", "-m", "etl.load", "--date", "{{ ds }}"],
+        command=["python", "-m", "etl.load", "--run-id", "{{ run_id }}"],
         capacity_provider_strategy=[{"capacityProvider": "FARGATE_SPOT", "weight": 1}],
         deferrable=True,
         skip_on_exit_code=99,  # the job exits 99 when there is nothing to load

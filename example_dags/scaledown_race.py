@@ -1,7 +1,7 @@
 """The MWAA scale-down race replication set: eight DAGs (four every 10 minutes, four 2-5 minutes after them).
 
 Deploy this file with ``airflow-provider-ecsops`` in requirements.txt on an environment with min/max workers 1/4,
-let it run for a day, then run ``ecsops-race-report`` (see the README's replication section).
+let it run for a day, then run ``ecsops-race-report`` (see docs/replication.md).
 
 Env vars (all optional): ECSOPS_RACE_PREFIX (dag_id prefix), ECSOPS_RACE_TIME_SCALE (``0.1``: a minute lasts
 6 s, for local reproduction), ECSOPS_RACE_START_DATE (ISO with timezone; anchors the scaled clock),

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The scale-down race reproduced locally, guarded vs unguarded fleet (README: "Reproduce the scale-down race locally").
+# The scale-down race reproduced locally, guarded vs unguarded fleet (docs/race-lab.md).
 #   scripts/race.sh long              ~15 min: 26 periods, 208 task runs per fleet (make race)
 #   scripts/race.sh short             5-9 min: 4 periods, 32 task runs per fleet (make race-short)
 #   scripts/race.sh long --guard off --seed 7 --stop-timeout 120   (more options: --help)

@@ -33,12 +33,7 @@ def test_example_dag_runs_end_to_end(aws):
     assert aws.fargate.calls["RunTask"] == 3
     transform = next(r for r in aws.fargate.requests_of("RunTask") if r["overrides"].get("cpu") == "1024")
     assert transform["overrides"]["memory"] == "4096"
-    assert (
-        transform["overrides"]["containerOverrides"][0]["command"][-1]
-        == dag_run.logical_date.strftime("%Y-%m-%d")
-        if dag_run.logical_date
-        else True
-    )
+    assert transform["overrides"]["containerOverrides"][0]["command"][-2:] == ["--run-id", dag_run.run_id]
     load = next(r for r in aws.fargate.requests_of("RunTask") if "capacityProviderStrategy" in r)
     assert load["capacityProviderStrategy"] == [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]
 

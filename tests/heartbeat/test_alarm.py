@@ -72,11 +72,11 @@ def test_alarm_errors(kwargs, message):
 
 
 def test_documented_one_liner_creates_the_alarm(closed_port):
-    # The exact command from the README's heartbeat section, in a fresh interpreter, against a moto server.
+    # The exact command from docs/heartbeat.md, in a fresh interpreter, against a moto server.
     import boto3
     from moto.server import ThreadedMotoServer
 
-    doc = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "heartbeat.md").read_text()
     (command,) = re.findall(r"^python -c \"(.+)\"$", doc, flags=re.MULTILINE)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=closed_port, verbose=False)
     server.start()

@@ -84,7 +84,7 @@ class MetadataDbBacklog:
     """Scheduled and queued task instances of the queues in Airflow's metadata DB.
 
     The query filters on ``state`` first, which Airflow's ``ti_state`` index serves; on very large tables an
-    extra partial index helps (see the README's scale-in section).
+    extra partial index helps (see docs/scalein.md).
 
     :param url: SQLAlchemy URL of the metadata DB.
     """
