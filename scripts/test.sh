@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The test command: lint once, then the whole suite on each line of the CI matrix, then (full runs only) the race
-# harness's short mode once, on the 3.3.1 line (it starts a whole Airflow 3 + Celery stack).
+# The test command: lint and mypy once, then the whole suite on each line of the CI matrix, then (full runs only) the race
+# harness's short mode once, on the 3.3.1 line, after the wheel's MWAA install check (it starts a whole Airflow 3 + Celery stack).
 #   scripts/test.sh                    the CI set: MWAA 2.10.3 (py3.11), MWAA 3.0.6, MWAA 3.3.1 (py3.12), the
 #                                      latest Airflow 3 (from the built wheel), then the race short mode
 #   scripts/test.sh LINE [pytest args] one line by hand, e.g. scripts/test.sh 2.11.2 tests/fargate -x
@@ -26,6 +26,7 @@ if [ -z "${ECSOPS_SKIP_LINT:-}" ]; then  # set it for a quick inner loop; CI alw
   lint_venv=$(scripts/venv.sh latest)
   "$lint_venv/bin/ruff" check src tests bench example_dags scripts
   "$lint_venv/bin/ruff" format --check src tests bench example_dags scripts
+  scripts/typecheck.sh
 fi
 
 status=0
@@ -48,6 +49,8 @@ for line in "${lines[@]}"; do
 done
 
 if [ -n "$full" ]; then
+  echo "=== the built wheel: contents, resolution under every MWAA constraints file, MWAA's --no-index route"
+  scripts/check_mwaa_install.sh
   venv=$(scripts/venv.sh 3.3.1)
   AIRFLOW_HOME=$(mktemp -d /tmp/ecsops-airflow-race.XXXXXX)  # the harness gives each component its own home
   echo "=== race harness, short mode (Airflow 3.3.1, real scheduler and Celery workers)"
