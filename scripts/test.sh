@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command: lint and mypy once, then the whole suite on each line of the CI matrix, then (full runs only) the race
-# harness's short mode once, on the 3.3.1 line, after the wheel's MWAA install check (it starts a whole Airflow 3 + Celery stack).
+# The test command: lint and mypy once, then the whole suite on each line of the CI matrix, then (full runs only)
+# the wheel's MWAA install check and the race harness's short mode once, on the 3.3.1 line (it starts a whole
+# Airflow 3 + Celery stack).
 #   scripts/test.sh                    the CI set: MWAA 2.10.3 (py3.11), MWAA 3.0.6, MWAA 3.3.1 (py3.12), the
 #                                      latest Airflow 3 (from the built wheel), then the race short mode
 #   scripts/test.sh LINE [pytest args] one line by hand, e.g. scripts/test.sh 2.11.2 tests/fargate -x
