@@ -1,4 +1,5 @@
-"""Real Celery worker processes with the guard, the Redis broker (db 7) and the fake ECS agent on loopback."""
+"""Real Celery worker processes with the guard, the Redis broker (db 7; also the result backend and the
+executions log for other brokers) and the fake ECS agent on loopback."""
 
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ def start_worker(broker: str, tmp_path: Path) -> Iterator[Callable[..., Worker]]
         ecs_env: dict[str, str] | None,
         concurrency: int = 1,
         extra_env: dict[str, str] | None = None,
+        broker_url: str | None = None,
+        queue: str = QUEUE,
         **settings: str,
     ) -> Worker:
         env = {
@@ -47,7 +50,7 @@ def start_worker(broker: str, tmp_path: Path) -> Iterator[Callable[..., Worker]]
             **{f"AIRFLOW__ECSOPS__SCALEIN_{k.upper()}": v for k, v in settings.items()},
             **(ecs_env or {}),
             **(extra_env or {}),
-            "AIRFLOW__CELERY__BROKER_URL": broker,
+            "AIRFLOW__CELERY__BROKER_URL": broker_url or broker,
             "AIRFLOW__CELERY__RESULT_BACKEND": broker,
             "ECSOPS_TEST_WORKER": name,
             "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
@@ -57,7 +60,7 @@ def start_worker(broker: str, tmp_path: Path) -> Iterator[Callable[..., Worker]]
                 env.pop(key, None)
         log_path = tmp_path / f"{name}.log"
         command = [
-            sys.executable, "-m", "celery", "-A", "tests.scalein.celery_app", "worker", "-Q", QUEUE,
+            sys.executable, "-m", "celery", "-A", "tests.scalein.celery_app", "worker", "-Q", queue,
             "--pool", "prefork", "--concurrency", str(concurrency), "--hostname", f"{name}@ecsops",
             "--without-mingle", "--without-gossip", "--loglevel", "INFO",
         ]  # fmt: skip
