@@ -18,7 +18,8 @@ from tests.scalein.helpers import FAST_SETTINGS, QUEUE, ROOT, Worker
 
 @pytest.fixture
 def broker(redis_url: str) -> Iterator[str]:
-    url = redis_url.rsplit("/", 1)[0] + "/7"
+    # ECSOPS_TEST_REDIS_DB: a database of one's own where several checkouts share one Redis (it is flushed).
+    url = redis_url.rsplit("/", 1)[0] + "/" + os.environ.get("ECSOPS_TEST_REDIS_DB", "7")
     client = redis.Redis.from_url(url)
     client.flushdb()
     yield url
