@@ -9,9 +9,12 @@ import threading
 import time
 from collections import Counter
 
+import boto3
 import pytest
+from kombu import Connection
 
 from airflow_provider_ecsops.scalein.backlog import BrokerBacklog
+from airflow_provider_ecsops.scalein.sqs_polls import return_polls_of_paused_queues
 from airflow_provider_ecsops.testing.broker_rigs import BrokerRig, rabbitmq_rig, sqs_rig
 from tests.scalein.helpers import executions, wait_until
 
@@ -134,3 +137,22 @@ def test_sigterm_at_a_random_moment_while_tasks_arrive_loses_no_message(
     record_property("report", report)
     assert not lost, report
     assert_no_timer_errors(second.log())
+
+
+def test_an_sqs_poll_answered_after_the_pause_gives_its_messages_back_at_once():
+    """The helper the guard installs on SQS channels (see SQS_PAUSE_BUG), on kombu's real SQS channel."""
+    with sqs_rig() as rig, Connection("sqs://") as connection:
+        sqs = boto3.client("sqs")
+        url = sqs.get_queue_url(QueueName=rig.queue)["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="{}")
+        channel = connection.channel()
+        # What the poll in flight brings back once nobody consumes the queue any more.
+        answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=600)
+        assert len(answer["Messages"]) == 1 and BrokerBacklog("sqs://").count([rig.queue]) == 0
+        with pytest.raises(KeyError):  # kombu as shipped: the worker would stop here
+            channel._on_messages_ready(url, rig.queue, answer)
+        return_polls_of_paused_queues(channel)
+        channel._on_messages_ready(url, rig.queue, answer)
+        assert BrokerBacklog("sqs://").count([rig.queue]) == 1, (
+            "visible again, not after the visibility timeout"
+        )
