@@ -16,8 +16,9 @@ EXECUTIONS = "ecsops-scalein-test:executions"
 
 @app.task(name="ecsops_scalein_test.record", bind=True)
 def record(self, seconds: float = 0.0) -> str:
-    """Log this execution (task id, worker, start time) in Redis, then sleep ``seconds``."""
-    client = redis.Redis.from_url(app.conf.broker_url)
+    """Log this execution (task id, worker, start time) in Redis (the result backend, whatever the broker), then
+    sleep ``seconds``."""
+    client = redis.Redis.from_url(app.conf.result_backend)
     client.rpush(EXECUTIONS, f"{self.request.id} {os.environ.get('ECSOPS_TEST_WORKER', '?')} {time.time()}")
     time.sleep(seconds)
     return self.request.id

@@ -1,4 +1,5 @@
-"""Real Celery worker processes with the guard, the Redis broker (db 7) and the fake ECS agent on loopback."""
+"""Real Celery worker processes with the guard, the Redis broker (db 7; also the result backend and the
+executions log for other brokers) and the fake ECS agent on loopback."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from tests.scalein.helpers import FAST_SETTINGS, QUEUE, ROOT, Worker
 
 @pytest.fixture
 def broker(redis_url: str) -> Iterator[str]:
-    url = redis_url.rsplit("/", 1)[0] + "/7"
+    # ECSOPS_TEST_REDIS_DB: a database of one's own where several checkouts share one Redis (it is flushed).
+    url = redis_url.rsplit("/", 1)[0] + "/" + os.environ.get("ECSOPS_TEST_REDIS_DB", "7")
     client = redis.Redis.from_url(url)
     client.flushdb()
     yield url
@@ -39,6 +41,8 @@ def start_worker(broker: str, tmp_path: Path) -> Iterator[Callable[..., Worker]]
         ecs_env: dict[str, str] | None,
         concurrency: int = 1,
         extra_env: dict[str, str] | None = None,
+        broker_url: str | None = None,
+        queue: str = QUEUE,
         **settings: str,
     ) -> Worker:
         env = {
@@ -47,7 +51,7 @@ def start_worker(broker: str, tmp_path: Path) -> Iterator[Callable[..., Worker]]
             **{f"AIRFLOW__ECSOPS__SCALEIN_{k.upper()}": v for k, v in settings.items()},
             **(ecs_env or {}),
             **(extra_env or {}),
-            "AIRFLOW__CELERY__BROKER_URL": broker,
+            "AIRFLOW__CELERY__BROKER_URL": broker_url or broker,
             "AIRFLOW__CELERY__RESULT_BACKEND": broker,
             "ECSOPS_TEST_WORKER": name,
             "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
@@ -57,7 +61,7 @@ def start_worker(broker: str, tmp_path: Path) -> Iterator[Callable[..., Worker]]
                 env.pop(key, None)
         log_path = tmp_path / f"{name}.log"
         command = [
-            sys.executable, "-m", "celery", "-A", "tests.scalein.celery_app", "worker", "-Q", QUEUE,
+            sys.executable, "-m", "celery", "-A", "tests.scalein.celery_app", "worker", "-Q", queue,
             "--pool", "prefork", "--concurrency", str(concurrency), "--hostname", f"{name}@ecsops",
             "--without-mingle", "--without-gossip", "--loglevel", "INFO",
         ]  # fmt: skip
