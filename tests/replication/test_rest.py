@@ -63,17 +63,21 @@ def test_mwaa_invoke_rest_api_request_shapes(api, sqlite_plan):
     """Each API call becomes one ``InvokeRestApi`` with the exact botocore shape, answered with the real body."""
     from botocore.stub import Stubber
 
-    transport = MwaaTransport("qa-race", region_name="eu-west-1")
+    # The environment runs the same Airflow as the in-process API: v2 on Airflow 3, v1 on Airflow 2.
+    transport = MwaaTransport(
+        "qa-race", region_name="eu-west-1", api_version="v2" if AIRFLOW_HAS_API_V2 else "v1"
+    )
     stubber = Stubber(transport.client)
     dag_ids = [f"{PREFIX}_a4", f"{PREFIX}_b2"]
-    window = {"logical_date_gte": sqlite_plan["since"]}
+    window = {transport.api.since_param: sqlite_plan["since"]}
+    task_filter = {"task_id": TASK_ID} if transport.api.filters_task_id else {}
     for dag_id in dag_ids:
         run_id = sqlite_plan["run_ids"][dag_id]
         for path, params in (
             (f"/dags/{dag_id}/dagRuns", {**window, "limit": 100, "offset": 0}),
             (
                 f"/dags/{dag_id}/dagRuns/~/taskInstances",
-                {**window, "task_id": TASK_ID, "limit": 100, "offset": 0},
+                {**window, **task_filter, "limit": 100, "offset": 0},
             ),
         ):
             stubber.add_response(
