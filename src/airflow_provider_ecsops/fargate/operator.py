@@ -159,7 +159,7 @@ class FargateOffloadOperator(BaseOperator):
         self._resolve_settings()
         remaining = self._remaining_time(context)
         self._deadline = None if remaining is None else time.monotonic() + remaining
-        key = RunKey.from_context(context, self.retries)
+        key = RunKey.from_context(context, self.retries or 0)
         taskdef = self.hook.describe_task_definition(self.task_definition)
         state = self._task_state(taskdef)
         task, reused = self._attach_or_start(key, state)

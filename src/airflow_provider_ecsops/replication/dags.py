@@ -23,7 +23,8 @@ def _timetable(race_schedule: RaceSchedule, dag: RaceDag):
     if race_schedule.uses_cron:
         from airflow_provider_ecsops.compat import CronTriggerTimetable
 
-        return CronTriggerTimetable(race_schedule.cron(dag), timezone=race_schedule.start_date.tzinfo)
+        # start_date is a pendulum datetime, so its tzinfo is a pendulum Timezone (typed as plain tzinfo).
+        return CronTriggerTimetable(race_schedule.cron(dag), timezone=race_schedule.start_date.tzinfo)  # type: ignore[arg-type]
     from airflow_provider_ecsops.replication.timetable import OffsetIntervalTimetable
 
     return OffsetIntervalTimetable(

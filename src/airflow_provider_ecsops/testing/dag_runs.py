@@ -19,7 +19,7 @@ def dag_bag(dag_folder: str):
     try:
         from airflow.dag_processing.dagbag import DagBag
     except ImportError:
-        from airflow.models.dagbag import DagBag
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
     return DagBag(dag_folder=dag_folder)
 
 
