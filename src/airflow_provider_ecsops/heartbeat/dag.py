@@ -96,7 +96,9 @@ def heartbeat_dag(
             )
             return dag
         if mode == "single":
-            reporters: list[Any] = [HeartbeatProbesOperator(task_id="probes", probes=probes, **home_queue, **task_args)]
+            reporters: list[Any] = [
+                HeartbeatProbesOperator(task_id="probes", probes=probes, **home_queue, **task_args)
+            ]
         else:
             reporters = [
                 HeartbeatProbesOperator(task_id=f"probe_{p.name}", probes=[p], **home_queue, **task_args)
