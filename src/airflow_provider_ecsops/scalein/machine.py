@@ -235,8 +235,9 @@ def _done(state: State, done: Done) -> tuple[State, list[Action]]:
 
 def _protect_done(state: State, done: Done) -> tuple[State, list[Action]]:
     if done.ok:
+        renewed = state.protected or state.consuming
         state = replace(state, protected=True)
-        return (state, []) if state.consuming else _io(state, DESIRED_STATUS)
+        return (state, []) if renewed else _io(state, DESIRED_STATUS)  # newly protected: ask ECS first
     if state.policy == CONSUME and not state.consuming:
         return _io(state, DESIRED_STATUS)  # availability first: resume unprotected after the check
     return state, []
