@@ -93,7 +93,7 @@ def explore(policy: str = machine.PAUSE, messages: int = 2, faults: int = 1) -> 
                 parent[nxt] = (world, label)
                 frontier.append(nxt)
             if problem:
-                return Report(len(parent), problem, _trace(parent, world) + [label])
+                return Report(len(parent), problem, [*_trace(parent, world), label])
             out.append((label, nxt))
     wedged = _wedged(edges)
     if wedged is not None:
@@ -102,7 +102,7 @@ def explore(policy: str = machine.PAUSE, messages: int = 2, faults: int = 1) -> 
 
 
 # -- the environment's moves ---------------------------------------------------------------------------------
-def _successors(w: World, policy: str) -> Iterator[tuple[str, World, str]]:
+def _successors(w: World, policy: str) -> Iterator[tuple[str, World, str]]:  # noqa: C901 - one branch per move
     if w.exited:
         return
     pause = policy == machine.PAUSE
