@@ -146,7 +146,12 @@ class ScaleInGuard(bootsteps.StartStopStep):
             c.on_task_request = self._gate
             c.update_strategies()  # the strategies captured on_task_request when they were built
         if not self.state.consuming:
-            self._pause()
+            # Once the loop runs, after its consume(): a Redis consumer cancelled before the loop registered it
+            # is never resumed by kombu 5.4 (Airflow 2.10's line). A message fetched meanwhile meets the gate.
+            if c.hub is not None:
+                c.hub.call_soon(self._pause)
+            else:
+                self._pause()
         self.timer_ref = c.timer.call_repeatedly(self.settings.tick_seconds, self.tick)
 
     def _configure(self, c: Any) -> None:
@@ -506,6 +511,10 @@ class ScaleInGuard(bootsteps.StartStopStep):
             if request.worker_pid:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(request.worker_pid, signal.SIGKILL)
+        # Celery 5.4's pool.join() may not return after that: then a cold shutdown, which Celery's own handler
+        # runs on the main thread, ends the pool and the hub (sending the requeues) before ECS's SIGKILL.
+        time.sleep(min(1.0, self.settings.stop_margin_seconds / 2))
+        os.kill(os.getpid(), signal.SIGQUIT)
 
 
 def _one_line(error: object, setting: str) -> str:
