@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -196,3 +197,45 @@ def test_remapped_sigterm_cold_shutdown_returns_running_and_received_messages(
     assert lost == [], f"lost {lost}"
     # The interrupted task starts again on the next worker (run twice: 1, the cost of a cold shutdown).
     assert twice <= 1
+
+
+@pytest.mark.parametrize("signalled", ["main process", "process group"])
+def test_entrypoint_signalling_the_main_process_only_lets_running_tasks_finish(
+    fake_agent, send, broker, tmp_path, signalled
+):
+    # dumb-init with DUMB_INIT_SETSID=1 (Airflow's image default) forwards SIGTERM to the whole process group,
+    # pool processes included; DUMB_INIT_SETSID=0 (or exec'ing the worker as PID 1) signals the main only.
+    env = {
+        **os.environ,
+        **FAST_SETTINGS,
+        **fake_agent.add_task(),
+        "AIRFLOW__CELERY__BROKER_URL": broker,
+        "AIRFLOW__CELERY__RESULT_BACKEND": broker,
+        "AIRFLOW__ECSOPS__SCALEIN_STOP_TIMEOUT_SECONDS": "30",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    command = [sys.executable, "-m", "celery", "-A", "tests.scalein.celery_app", "worker", "-Q", QUEUE,
+               "--pool", "prefork", "--concurrency", "1", "--without-mingle", "--without-gossip", "-l", "INFO"]  # fmt: skip
+    log_path = tmp_path / "worker.log"
+    with log_path.open("wb") as out:
+        worker = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        wait_until(lambda: " ready." in log_path.read_text(errors="replace"), timeout=60, what="worker ready")
+        task_id = send(seconds=3.0)
+        wait_until(lambda: executions(broker), timeout=15, what="task start")
+        if signalled == "process group":
+            os.killpg(worker.pid, signal.SIGTERM)
+        else:
+            worker.send_signal(signal.SIGTERM)
+        worker.wait(40)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    log = log_path.read_text(errors="replace")
+    finished = f"[{task_id}] succeeded" in log
+    if signalled == "main process":
+        assert finished, log[-3000:]
+    else:
+        assert not finished and "WorkerLostError" in log, log[-3000:]

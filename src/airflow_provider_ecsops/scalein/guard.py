@@ -447,6 +447,12 @@ class ScaleInGuard(bootsteps.StartStopStep):
         """On the main thread, as the consumer stops: stop consuming, return what has not started."""
         self.state, _ = machine.step(self.state, Sigterm())
         self._pause()
+        # Redis: a BRPOP still outstanding on the consumer's connection would take the messages we are about to
+        # requeue and die with the connection (seen with kombu 5.4). Read it now: kombu requeues what it brings.
+        channel = getattr(self.consumer.task_consumer, "channel", None)
+        if getattr(channel, "_in_poll", None):
+            with contextlib.suppress(Exception):
+                channel._brpop_read()
         active = set(worker_state.active_requests)
         waiting = [r for r in self.waiting_at_shutdown if r not in active and not r.acknowledged]
         for request in waiting:

@@ -36,7 +36,7 @@ class ScaleInSettings:
     :param aws_conn_id: Airflow connection for the boto3 calls; empty = the task role (default chain).
     :param unprotected_policy: ``pause`` (consume only while protected; the default, nothing is lost) or
         ``consume`` (availability first: keep consuming unprotected, with an ERROR line a minute).
-    :param status_file: JSON status file for a container health check; empty = none.
+    :param status_file: JSON status file for a container health check (``scalein.status``); ``off`` = none.
     """
 
     protection_minutes: int = field(default=60, metadata={"example": "120"})
@@ -59,7 +59,9 @@ class ScaleInSettings:
     listener_enabled: bool = field(default=False, metadata={"example": "True"})
     aws_conn_id: str = field(default="", metadata={"example": "aws_default"})
     unprotected_policy: str = field(default="pause", metadata={"example": "consume"})
-    status_file: str = field(default="/tmp/ecsops-scalein-status.json", metadata={"example": ""})
+    status_file: str = field(
+        default="/tmp/ecsops-scalein-status.json", metadata={"example": "/run/ecsops/scalein-status.json"}
+    )
 
     def __post_init__(self) -> None:
         if not 1 <= self.protection_minutes <= 2880:
