@@ -449,7 +449,7 @@ class ScaleInGuard(bootsteps.StartStopStep):
         self._pause()
         # Redis: a BRPOP still outstanding on the consumer's connection would take the messages we are about to
         # requeue and die with the connection (seen with kombu 5.4). Read it now: kombu requeues what it brings.
-        channel = getattr(self.consumer.task_consumer, "channel", None)
+        channel: Any = getattr(self.consumer.task_consumer, "channel", None)
         if getattr(channel, "_in_poll", None):
             with contextlib.suppress(Exception):
                 channel._brpop_read()
