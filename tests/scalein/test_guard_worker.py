@@ -13,6 +13,16 @@ from tests.scalein.helpers import QUEUE, executions, wait_until
 
 
 @pytest.fixture
+def broker(redis_url: str):
+    """This module's own Redis db: other suites (and other checkouts) use db 7 at the same time."""
+    url = redis_url.rsplit("/", 1)[0] + "/11"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+
+
+@pytest.fixture
 def send(broker: str):
     sender = Celery("ecsops-scalein-sender", broker=broker)
 
@@ -104,27 +114,17 @@ def test_sigterm_with_one_running_and_one_received_is_lossless(fake_agent, start
     assert sorted(ran) == sorted([running, waiting]), f"each task exactly once, got {ran}"
 
 
-def test_not_on_ecs_means_no_calls_and_no_errors(fake_agent, start_worker, send, broker):
+def test_not_on_ecs_the_guard_is_off_and_the_worker_plain(fake_agent, start_worker, send, broker):
     worker = start_worker("plain", None, self_retire="true", service="airflow-workers")
     task_id = send(seconds=0.0)
     wait_until(lambda: executions(broker), timeout=15, what="task run")
-    worker.wait_for_log("draining -> released", timeout=15)
-    time.sleep(2)  # several released ticks, where self-retire would have run
+    time.sleep(2)  # several ticks' worth, where a guard would have paused or retired
     assert executions(broker)[0][0] == task_id
     assert fake_agent.state()["history"] == []
     log = worker.log()
     assert log.count("not running on ECS") == 1
+    assert "ecsops scale-in: busy" not in log and "paused consuming" not in log
     assert "[error" not in log and "Traceback" not in log
-
-
-def test_access_denied_is_reported_and_work_continues(fake_agent, start_worker, send, broker):
-    fake_agent.inject_fault("AccessDeniedException", times=100)
-    worker = start_worker("denied", fake_agent.add_task())
-    task_id = send(seconds=0.0)
-    wait_until(lambda: executions(broker), timeout=15, what="task run")
-    assert executions(broker)[0][0] == task_id
-    assert "give the task role ecs:UpdateTaskProtection on this task" in worker.log()
-    assert fake_agent.protected_tasks() == []
 
 
 def test_throttled_agent_is_retried_by_the_worker(fake_agent, start_worker, send, broker):
@@ -145,5 +145,6 @@ def test_task_outliving_the_stop_timeout_is_returned_before_sigkill(fake_agent, 
         worker.process.wait(6)  # the stop timeout; then ECS sends SIGKILL
     except subprocess.TimeoutExpired:
         worker.process.kill()
+        raise AssertionError("the worker was still up at the stop timeout") from None
     assert f"still running ['{task_id}']: returned their messages to the queue" in worker.log()
     assert redis.Redis.from_url(broker).llen(QUEUE) == 1, "its message is back in the queue, not in limbo"

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from airflow_provider_ecsops.config_options import read_options
 
 BACKLOG_SOURCES = ("broker", "metadb", "rest_api")
+UNPROTECTED_POLICIES = ("pause", "consume")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class ScaleInSettings:
     :param stop_margin_seconds: seconds before SIGKILL at which still-running tasks are given up.
     :param listener_enabled: turn on the task-level Airflow listener alternative.
     :param aws_conn_id: Airflow connection for the boto3 calls; empty = the task role (default chain).
+    :param unprotected_policy: ``pause`` (consume only while protected; the default, nothing is lost) or
+        ``consume`` (availability first: keep consuming unprotected, with an ERROR line a minute).
+    :param status_file: JSON status file for a container health check (``scalein.status``); ``off`` = none.
     """
 
     protection_minutes: int = field(default=60, metadata={"example": "120"})
@@ -54,6 +58,10 @@ class ScaleInSettings:
     stop_margin_seconds: float = field(default=10.0, metadata={"example": "15"})
     listener_enabled: bool = field(default=False, metadata={"example": "True"})
     aws_conn_id: str = field(default="", metadata={"example": "aws_default"})
+    unprotected_policy: str = field(default="pause", metadata={"example": "consume"})
+    status_file: str = field(
+        default="/tmp/ecsops-scalein-status.json", metadata={"example": "/run/ecsops/scalein-status.json"}
+    )
 
     def __post_init__(self) -> None:
         if not 1 <= self.protection_minutes <= 2880:
@@ -69,6 +77,11 @@ class ScaleInSettings:
             raise ValueError(
                 f"[ecsops] scalein_backlog_source must be one of {', '.join(BACKLOG_SOURCES)}, "
                 f"got {self.backlog_source!r}"
+            )
+        if self.unprotected_policy not in UNPROTECTED_POLICIES:
+            raise ValueError(
+                f"[ecsops] scalein_unprotected_policy: must be pause or consume, got {self.unprotected_policy!r}. "
+                "Fix: set it to pause (the default) or consume"
             )
         if self.self_retire and not self.service:
             raise ValueError(
