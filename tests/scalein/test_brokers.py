@@ -19,17 +19,9 @@ from airflow_provider_ecsops.testing.broker_rigs import BrokerRig, rabbitmq_rig,
 from tests.scalein.helpers import executions, wait_until
 
 RIGS = {"rabbitmq": rabbitmq_rig, "sqs": sqs_rig}
-# Found by these tests, to be fixed in the guard: on SQS a long poll in flight when the guard pauses consuming
-# (cancel_by_queue) returns its messages to kombu's SQS._on_messages_ready, whose callbacks[queue] lookup then
-# raises KeyError: the worker dies ("Unrecoverable error") and those messages stay invisible for the
-# visibility timeout. Whether a poll is in flight at the pause is a matter of timing, hence not strict.
-SQS_PAUSE_BUG = pytest.mark.xfail(
-    reason="kombu SQS: a poll in flight at the guard's pause raises KeyError in _on_messages_ready",
-    strict=False,
-)
 
 
-@pytest.fixture(params=["rabbitmq", pytest.param("sqs", marks=SQS_PAUSE_BUG)])
+@pytest.fixture(params=["rabbitmq", "sqs"])
 def rig(request):
     with RIGS[request.param]() as opened:
         yield opened
@@ -140,7 +132,7 @@ def test_sigterm_at_a_random_moment_while_tasks_arrive_loses_no_message(
 
 
 def test_an_sqs_poll_answered_after_the_pause_gives_its_messages_back_at_once():
-    """The helper the guard installs on SQS channels (see SQS_PAUSE_BUG), on kombu's real SQS channel."""
+    """The helper the guard installs on SQS channels (``scalein.sqs_polls``), on kombu's real SQS channel."""
     with sqs_rig() as rig, Connection("sqs://") as connection:
         sqs = boto3.client("sqs")
         url = sqs.get_queue_url(QueueName=rig.queue)["QueueUrl"]

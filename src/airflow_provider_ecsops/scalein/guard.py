@@ -24,21 +24,21 @@ is handled the same way, running tasks' messages returned before exit.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import signal
 import threading
 import time
-import urllib.request
 from typing import Any
 
 from celery import bootsteps, signals
 from celery.worker import state as worker_state
 
+from airflow_provider_ecsops.ecs_metadata import task_desired_status
 from airflow_provider_ecsops.scalein import machine
 from airflow_provider_ecsops.scalein.io import CONFIG, DEPLOYMENT_BLOCKED, PERMANENT, IoThread, Outcome
 from airflow_provider_ecsops.scalein.machine import Done, Io, Lapsed, Received, Sigterm, Tick
+from airflow_provider_ecsops.scalein.sqs_polls import return_polls_of_paused_queues
 from airflow_provider_ecsops.scalein.status import write_status
 
 log = logging.getLogger(__name__)
@@ -84,17 +84,6 @@ def waiting_requests(held: dict[str, Any]) -> list[Any]:
     active = set(worker_state.active_requests)
     waiting = [r for r in worker_state.reserved_requests if r not in active]
     return waiting + [r for r in held.values() if r not in active and r not in waiting]
-
-
-def task_desired_status(metadata_uri: str) -> str:
-    """``DesiredStatus`` of this task from the metadata endpoint v4 (RUNNING if it does not say)."""
-    from airflow_provider_ecsops import ecs_metadata
-
-    shared = getattr(ecs_metadata, "task_desired_status", None)  # helper "protect"'s, once merged
-    if shared is not None:
-        return shared(metadata_uri)
-    with urllib.request.urlopen(f"{metadata_uri.rstrip('/')}/task", timeout=2.0) as response:
-        return str(json.load(response).get("DesiredStatus") or "RUNNING")
 
 
 class ConfigProblem(Exception):
@@ -167,23 +156,22 @@ class ScaleInGuard(bootsteps.StartStopStep):
             self._write_status("off", "not on ECS")
             return
         conf = c.app.conf
-        try:
-            from airflow_provider_ecsops.scalein.backlog import backlog_source
+        from airflow_provider_ecsops.compat import conf as airflow_conf
+        from airflow_provider_ecsops.scalein.backlog import backlog_source
+        from airflow_provider_ecsops.scalein.errors import ConfigurationError
+        from airflow_provider_ecsops.scalein.retire import check_retire_config, retire_lock_url
 
+        broker_url = conf.broker_url or ""
+        metadb_url = airflow_conf.get("database", "sql_alchemy_conn", fallback="") or ""
+        try:
             self.backlog = backlog_source(
-                self.settings, conf.broker_url or "", conf.broker_transport_options or {}
+                self.settings, broker_url, conf.broker_transport_options or {}, ssl=conf.broker_use_ssl
             )
-        except Exception as exc:  # ConfigurationError (helper "brokers") or the ValueError it replaces
+            check_retire_config(self.settings, broker_url, metadb_url)
+        except ConfigurationError as exc:
             raise ConfigProblem(_one_line(exc, "scalein_backlog_source")) from None
         if self.settings.self_retire:
-            lock_url = self.settings.retire_lock_url or conf.broker_url or ""
-            if not lock_url.startswith(("redis://", "rediss://", "postgresql")):
-                raise ConfigProblem(
-                    f"[ecsops] scalein_retire_lock_url: self-retire needs a Redis or PostgreSQL lock, got "
-                    f"{lock_url.split(':')[0]!r}. Fix: set scalein_retire_lock_url to a redis:// or "
-                    "postgresql:// URL"
-                )
-            self.retire_lock_url = lock_url
+            self.retire_lock_url = retire_lock_url(self.settings, broker_url, metadb_url)
         self.protection = TaskProtection(
             self.settings.protection_minutes, self.settings.api_attempts, self.settings.aws_conn_id or None
         )
@@ -413,6 +401,9 @@ class ScaleInGuard(bootsteps.StartStopStep):
     # -- consumption, backlog, retire -----------------------------------------------------------------------------
     def _pause(self) -> None:
         consumer = self.consumer.task_consumer
+        # SQS: a long poll in flight now answers after its queue is cancelled; its messages go back at once
+        # instead of crashing kombu's delivery. Installed at each pause: a reconnect brings a new channel.
+        return_polls_of_paused_queues(consumer.channel)
         for queue in self.queues:
             consumer.cancel_by_queue(queue.name)
         log.info("ecsops scale-in: paused consuming from %s", [q.name for q in self.queues])

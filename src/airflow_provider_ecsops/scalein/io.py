@@ -40,17 +40,17 @@ class Outcome:
 def classify(exc: BaseException) -> str:
     """The kind of an error from protection, metadata, backlog or retire.
 
-    ``ProtectionError`` carries its own ``kind``; a configuration error is ``config``; a busy retire lock is
-    ``lock_busy``; everything else (``BacklogError``, ``RetireError``, and anything unexpected) is retryable.
+    ``ProtectionError`` and ``MetadataError`` carry their own ``kind``; a configuration error is ``config``; a
+    busy retire lock is ``lock_busy``; everything else (``BacklogError``, ``RetireError``, and anything
+    unexpected) is retryable.
     """
-    name = type(exc).__name__
-    if name == "ConfigurationError":
+    from airflow_provider_ecsops.scalein.errors import ConfigurationError, RetireLockBusy
+
+    if isinstance(exc, ConfigurationError):
         return CONFIG
-    if name == "RetireLockBusy":
+    if isinstance(exc, RetireLockBusy):
         return LOCK_BUSY
     kind = getattr(exc, "kind", "")
-    if not kind and "AccessDenied" in str(exc):
-        kind = PERMANENT  # a ProtectionError from before kinds existed (helper "protect" adds them)
     return kind if isinstance(kind, str) and kind else RETRYABLE
 
 

@@ -26,7 +26,8 @@ class ScaleInSettings:
     :param self_retire: lower the service's desiredCount by one and exit when idle and the backlog is zero.
     :param service: ECS service name of the workers (needed for self-retire).
     :param min_workers: floor for self-retire; empty means the App Auto Scaling minimum (or 1 without a target).
-    :param retire_lock_url: ``redis://`` or ``postgresql://`` URL of the retire lock; empty = the broker if Redis.
+    :param retire_lock_url: ``redis://`` or ``postgresql://`` URL of the retire lock; empty = the broker if
+        Redis, else the metadata DB if PostgreSQL.
     :param backlog_source: ``broker``, ``metadb`` or ``rest_api``.
     :param backlog_url: broker URL, SQLAlchemy URL or Airflow API base URL; empty = the broker / metadata DB.
     :param backlog_api_token: bearer token for the ``rest_api`` source.
