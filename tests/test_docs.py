@@ -161,6 +161,9 @@ IMPLIED_ACTIONS = {
 }
 # Calls that return a boto3 client without naming it in ``client_type``: kombu's SQS channel.
 CLIENT_FACTORIES = {"sqs": "sqs"}
+# Library methods the code calls that make an AWS call of their own: kombu's SQS channel resolves a queue's URL
+# with GetQueueUrl.
+LIBRARY_CALLS = {"_resolve_queue_url": "sqs:GetQueueUrl"}
 # Operations newer than the botocore some lines pin (MWAA 2.10.3: botocore 1.35.36), which the code calls where
 # the client has them.
 NEWER_OPERATIONS = {"mwaa": {"invoke_rest_api": "InvokeRestApi"}}  # botocore >= 1.35.74
@@ -236,6 +239,8 @@ def _called_actions(capability: str) -> dict[str, str]:
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
                 continue
             name = node.func.attr
+            if name in LIBRARY_CALLS:
+                actions.setdefault(LIBRARY_CALLS[name], f"{name}() in {file}:{node.lineno}")
             if (
                 name in ("get_paginator", "get_waiter")
                 and node.args

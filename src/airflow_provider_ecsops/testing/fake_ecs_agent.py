@@ -162,6 +162,10 @@ class FakeEcsAgent:
             "ECS_AGENT_URI": f"{self.endpoint_url('agent')}/api/{key}",
             "ECS_CONTAINER_METADATA_URI_V4": f"{self.endpoint_url('metadata')}/v4/{key}",
             "ECSOPS_FAKE_TASK_ARN": arn,  # not an ECS variable: lets a harness map processes to tasks
+            # Not ECS's either: the API fallback (ecs:UpdateTaskProtection, self-retire's calls) reaches this
+            # fake's control plane, never AWS, whatever a test forgets to set.
+            "AWS_ENDPOINT_URL_ECS": self.url,
+            "AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING": self.url,
         }
 
     def add_service(self, name: str, desired_count: int, min_capacity: int | None = None) -> FakeService:
