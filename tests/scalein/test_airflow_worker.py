@@ -46,7 +46,9 @@ def test_airflow_celery_worker_runs_the_guard(fake_agent, broker, tmp_path: Path
         worker = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         wait_until(
-            lambda: "guard on: policy pause, queues ['ecsops-scalein-af']" in log_path.read_text(), 90, "the guard"
+            lambda: "guard on: policy pause, queues ['ecsops-scalein-af']" in log_path.read_text(),
+            90,
+            "the guard",
         )
         wait_until(lambda: fake_agent.protected_tasks() == [], 30, "the idle worker's release")
         assert [e["enabled"] for e in fake_agent.state()["history"]] == [True, False]

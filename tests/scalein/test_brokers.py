@@ -53,7 +53,9 @@ def test_tasks_sent_while_the_worker_runs_complete_once_then_it_releases_and_rev
     if rig.name == "sqs" and concurrency == 4:
         # Open finding (issue 10): on SQS with prefetch for 4, the worker protects once more after its second
         # release (history ends [False, True]) although every task ran exactly once; not yet explained.
-        request.applymarker(pytest.mark.xfail(reason="SQS, concurrency 4: a third revive, open", strict=False))
+        request.applymarker(
+            pytest.mark.xfail(reason="SQS, concurrency 4: a third revive, open", strict=False)
+        )
     worker = guarded_worker(start_worker, fake_agent, rig, f"steady-{rig.name}", concurrency)
     task_arn = list(fake_agent.tasks)[-1]
     sent = []
