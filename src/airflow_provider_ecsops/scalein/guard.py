@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 EX_CONFIG = 78  # sysexits.h: configuration error
 FIRST_CALL_WAIT_SECONDS = 12.0  # the first protection call at start: protection's own budget is ~10 s
 ERROR_EVERY_SECONDS = 60.0
+IO_COLLECT_SECONDS = 0.05  # how soon a finished I/O call's outcome is applied on the loop
 LAPSE_MARGIN_SECONDS = 60.0  # protection counts as lapsed this long before ECS lets it expire
 FIXES = {
     DEPLOYMENT_BLOCKED: "ECS refuses protection updates while the service's deployment is blocked "
@@ -104,6 +105,7 @@ class ScaleInGuard(bootsteps.StartStopStep):
         self.queues: list[Any] = []
         self.held: dict[str, Any] = {}  # ETA/countdown requests waiting in the timer
         self.timer_ref: Any = None
+        self.collect_ref: Any = None
         self.shutdown_at: float | None = None
         self.shutdown_how = ""
         self.waiting_at_shutdown: list[Any] = []
@@ -142,6 +144,9 @@ class ScaleInGuard(bootsteps.StartStopStep):
             else:
                 self._pause()
         self.timer_ref = c.timer.call_repeatedly(self.settings.tick_seconds, self.tick)
+        # Outcomes are applied as soon as they arrive, not at the next tick: a released worker's chain
+        # (backlog, protect, desiredStatus, resume) would otherwise cost a tick per call in pickup latency.
+        self.collect_ref = c.timer.call_repeatedly(IO_COLLECT_SECONDS, self.collect)
 
     def _configure(self, c: Any) -> None:
         from airflow_provider_ecsops.scalein.protection import TaskProtection, on_ecs
@@ -196,9 +201,10 @@ class ScaleInGuard(bootsteps.StartStopStep):
         )
 
     def stop(self, c: Any) -> None:
-        if self.timer_ref is not None:
-            self.timer_ref.cancel()
-            self.timer_ref = None
+        for ref in (self.timer_ref, self.collect_ref):
+            if ref is not None:
+                ref.cancel()
+        self.timer_ref = self.collect_ref = None
         if self.active and self.shutdown_at is not None:
             self._stop_for_shutdown()
 
@@ -241,6 +247,16 @@ class ScaleInGuard(bootsteps.StartStopStep):
         self.shutdown_how = how
         self.waiting_at_shutdown = waiting_requests(self.held)
         threading.Thread(target=self._deadline_watchdog, name="ecsops-scalein-deadline", daemon=True).start()
+
+    def collect(self) -> None:
+        """Apply the outcomes the I/O thread has finished (between ticks)."""
+        if self.shutdown_at is not None or self.io is None:
+            return
+        try:
+            for outcome in self.io.poll():
+                self._on_outcome(outcome)
+        except Exception:
+            self._error("ecsops scale-in: applying an I/O outcome failed; state kept", exc_info=True)
 
     def tick(self) -> None:
         try:
