@@ -50,9 +50,14 @@ needs_runs_without_logical_date = pytest.mark.skipif(
 
 
 def _run_without_logical_date(dag):
-    """``dag.test()`` for a run with no logical date; an explicit ``None`` is passed through on Airflow 3."""
+    """``dag.test()`` for a run with no logical date; an explicit ``None`` is passed through from Airflow 3.1.
+
+    Airflow 3.0's ``dag.test()`` fills in a logical date even when given ``None``: the scenario did not happen, so
+    the test is skipped there (named in the report), never passed.
+    """
     dag_run = run_dag(dag, logical_date=None)
-    assert dag_run.logical_date is None, "the run under test must have no logical date"
+    if dag_run.logical_date is not None:
+        pytest.skip("this Airflow's dag.test() sets a logical date even when given None (Airflow 3.0)")
     return dag_run
 
 
