@@ -50,14 +50,14 @@ needs_runs_without_logical_date = pytest.mark.skipif(
 
 
 def _run_without_logical_date(dag):
-    """``dag.test()`` for a run with no logical date; an explicit ``None`` is passed through from Airflow 3.1.
+    """``dag.test()`` for a run with no logical date (Airflow 3 passes an explicit ``None`` through).
 
-    Airflow 3.0's ``dag.test()`` fills in a logical date even when given ``None``: the scenario did not happen, so
-    the test is skipped there (named in the report), never passed.
+    Should a ``dag.test()`` fill in a logical date all the same, the scenario did not happen: the test is skipped
+    with that reason (named in the report), never passed.
     """
     dag_run = run_dag(dag, logical_date=None)
     if dag_run.logical_date is not None:
-        pytest.skip("this Airflow's dag.test() sets a logical date even when given None (Airflow 3.0)")
+        pytest.skip("this Airflow's dag.test() set a logical date although given None")
     return dag_run
 
 

@@ -8,7 +8,7 @@ created in a test is written there first (serialized, as the DAG processor would
 from __future__ import annotations
 
 import inspect
-from datetime import datetime
+from typing import Any
 
 
 def dag_bag(dag_folder: str):
@@ -46,14 +46,17 @@ def register_dag(dag) -> None:
     sync_bag_to_db(bag, "dags-folder", None)
 
 
-def run_dag(dag, logical_date: datetime | None = None, **kwargs):
+_CHOOSE: Any = object()  # run_dag's default: let dag.test() choose the logical date
+
+
+def run_dag(dag, logical_date: Any = _CHOOSE, **kwargs):
     """``dag.test()`` for a DAG built anywhere; returns the DagRun.
 
     :param logical_date: the run's logical date (``execution_date`` where ``dag.test()`` still calls it that);
-        ``None`` lets ``dag.test()`` choose.
+        ``None`` asks for a run without one (passed through as given); left out, ``dag.test()`` chooses.
     """
     register_dag(dag)
-    if logical_date is not None:
+    if logical_date is not _CHOOSE:
         date_arg = (
             "logical_date" if "logical_date" in inspect.signature(dag.test).parameters else "execution_date"
         )
