@@ -77,3 +77,19 @@ def start_worker(broker: str, tmp_path: Path) -> Iterator[Callable[..., Worker]]
         if worker.process.poll() is None:
             worker.process.kill()
             worker.process.wait(10)
+
+
+@pytest.fixture
+def send(broker: str) -> Iterator[Callable[..., str]]:
+    """Send the test app's ``record`` task to ``QUEUE``; returns the task id."""
+    from celery import Celery
+
+    sender = Celery("ecsops-scalein-sender", broker=broker)
+
+    def send_task(seconds: float = 0.0, countdown: float | None = None) -> str:
+        return sender.send_task(
+            "ecsops_scalein_test.record", kwargs={"seconds": seconds}, queue=QUEUE, countdown=countdown
+        ).id
+
+    yield send_task
+    sender.close()

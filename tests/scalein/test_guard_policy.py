@@ -1,9 +1,7 @@
 """The pause policy, the status file, desiredStatus, configuration errors and shutdown paths, in real Celery
-workers against Redis (this module's own db) and the fake ECS agent.
+workers against Redis and the fake ECS agent.
 
 Each test says what the worker did: consumed or not, protected or not, messages lost (must be 0) and run twice.
-Faults the fake agent of this branch lacks are stubbed here: ``end_faults`` ends injected faults at once, and
-``set_desired_status`` falls back to wrapping the fake's metadata answer.
 """
 
 from __future__ import annotations
@@ -19,53 +17,10 @@ from pathlib import Path
 
 import pytest
 import redis
-from celery import Celery
 
 from tests.scalein.helpers import FAST_SETTINGS, QUEUE, ROOT, executions, wait_until
 
 STATUS_CHECK = [sys.executable, "-m", "airflow_provider_ecsops.scalein.status"]
-
-
-@pytest.fixture
-def broker(redis_url: str):
-    """This module's own Redis db: other suites (and other checkouts) use db 7 at the same time."""
-    url = redis_url.rsplit("/", 1)[0] + "/12"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    yield url
-    client.flushdb()
-
-
-@pytest.fixture
-def send(broker: str):
-    sender = Celery("ecsops-scalein-sender", broker=broker)
-
-    def send_task(seconds: float = 0.0, countdown: float | None = None) -> str:
-        return sender.send_task(
-            "ecsops_scalein_test.record", kwargs={"seconds": seconds}, queue=QUEUE, countdown=countdown
-        ).id
-
-    yield send_task
-    sender.close()
-
-
-def end_faults(fake) -> None:
-    with fake._lock:
-        for fault in fake._faults:
-            fault.times = 0
-
-
-def set_desired_status(fake, task_arn: str, status: str) -> None:
-    if hasattr(fake, "set_desired_status"):  # helper "protect"'s fake agent
-        fake.set_desired_status(task_arn, status)
-        return
-    answer = fake.metadata
-
-    def metadata(key: str, path: str):
-        code, body = answer(key, path)
-        return code, {**body, "DesiredStatus": status} if path == "/task" else body
-
-    fake.metadata = metadata
 
 
 def tally(broker: str, sent: list[str]) -> tuple[list[str], int]:
@@ -107,7 +62,7 @@ def test_failing_protection_pauses_then_recovers_within_one_verification_interva
     assert code == 1 and line.startswith("unhealthy: paused, protection fails"), line
     assert "paused, not consuming" in worker.log()
 
-    end_faults(fake_agent)
+    fake_agent.clear_faults()
     ended = time.time()
     wait_until(lambda: executions(broker), timeout=10, what="first execution after the fault")
     recovery = executions(broker)[0][2] - ended
@@ -145,7 +100,7 @@ def test_desired_status_stopped_keeps_a_released_worker_paused(fake_agent, start
     ecs_env = fake_agent.add_task()
     worker = start_worker("doomed", ecs_env)
     worker.wait_for_log("draining -> released", timeout=15)
-    set_desired_status(fake_agent, ecs_env["ECSOPS_FAKE_TASK_ARN"], "STOPPED")
+    fake_agent.set_desired_status(ecs_env["ECSOPS_FAKE_TASK_ARN"], "STOPPED")
     sent = [send(seconds=0.0)]
     worker.wait_for_log("desiredStatus STOPPED", timeout=10)
     time.sleep(1.5)

@@ -5,32 +5,9 @@ from __future__ import annotations
 import subprocess
 import time
 
-import pytest
 import redis
-from celery import Celery
 
 from tests.scalein.helpers import QUEUE, executions, wait_until
-
-
-@pytest.fixture
-def broker(redis_url: str):
-    """This module's own Redis db: other suites (and other checkouts) use db 7 at the same time."""
-    url = redis_url.rsplit("/", 1)[0] + "/11"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    yield url
-    client.flushdb()
-
-
-@pytest.fixture
-def send(broker: str):
-    sender = Celery("ecsops-scalein-sender", broker=broker)
-
-    def send_task(seconds: float = 0.0) -> str:
-        return sender.send_task("ecsops_scalein_test.record", kwargs={"seconds": seconds}, queue=QUEUE).id
-
-    yield send_task
-    sender.close()
 
 
 def protection_events(fake, task_arn: str) -> list[tuple[float, bool]]:

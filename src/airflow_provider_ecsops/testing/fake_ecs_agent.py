@@ -195,6 +195,11 @@ class FakeEcsAgent:
                 _Fault(code, times, task_arn, message or f"{code} injected by the fake", endpoint)
             )
 
+    def clear_faults(self) -> None:
+        """End every injected fault now (the endpoints answer normally from the next request)."""
+        with self._lock:
+            self._faults.clear()
+
     def set_desired_status(self, task_arn: str, status: str) -> None:
         """What the metadata endpoint reports as the task's ``DesiredStatus`` (ECS sets STOPPED to stop it)."""
         with self._lock:
