@@ -4,6 +4,7 @@ moto server, Airflow's task_instance table in PostgreSQL, Airflow's REST API; an
 from __future__ import annotations
 
 import datetime
+import os
 import socket
 import subprocess
 import time
@@ -123,7 +124,8 @@ def test_sqs_backlog_counts_visible_messages_without_creating_missing_queues():
 
 
 def test_metadata_db_backlog_counts_scheduled_and_queued_of_the_queues(postgres_url):
-    url = fresh_database("ecsops_scalein_test", postgres_url.rsplit("/", 1)[0])
+    # A database of this process's own: matrix lines and other checkouts share this PostgreSQL server.
+    url = fresh_database(f"ecsops_scalein_test_{os.getpid()}", postgres_url.rsplit("/", 1)[0])
     create_airflow_tables(url)
     rows = [("default", "queued")] * 3 + [("default", "scheduled")] * 2 + [("default", "running")] * 4
     rows += [("gpu", "queued")] * 5 + [("other", "queued")] * 7
