@@ -9,11 +9,15 @@
 # under MWAA's constraints file of that version) and latest; af2 and af33 are aliases of 2.10.3 and 3.3.1.
 # Where a constraints file pins a test-only tool too old for its own botocore, venv.sh floats that tool and says
 # so (MWAA 2.11.2: moto).
+# The full run takes two lanes side by side (most of a line's time is spent waiting on worker subprocesses,
+# brokers and servers, not on the CPU), each with a Redis database of its own (ECSOPS_TEST_REDIS_DB); a lane's
+# output is printed when it ends. Everything the tests create elsewhere (PostgreSQL databases, RabbitMQ and SQS
+# queues, ports, homes) is named per process, so lanes do not meet.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-lines=(2.10.3 3.0.6 3.3.1 latest)
 full=1
+lines=()
 if [ $# -gt 0 ] && [[ "$1" =~ ^([0-9]+\.[0-9]+\.[0-9]+|latest|af2|af33)$ ]]; then lines=("$1"); shift; full=; fi
 [ $# -gt 0 ] && full=
 
@@ -30,9 +34,12 @@ if [ -z "${ECSOPS_SKIP_LINT:-}" ]; then  # set it for a quick inner loop; CI alw
   scripts/typecheck.sh
 fi
 
-status=0
-for line in "${lines[@]}"; do
-  venv=$(scripts/venv.sh "$line")
+# run_line LINE [pytest args]: the suite on one line, in an Airflow home of its own.
+run_line() {
+  local line=$1 venv where status=0
+  shift
+  # Called in an `||` list, where errexit is off: every step checks its own status.
+  venv=$(scripts/venv.sh "$line") || return 1
   export AIRFLOW_HOME
   AIRFLOW_HOME=$(mktemp -d "/tmp/ecsops-airflow-$line.XXXXXX")
   export AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__DAGS_FOLDER="$root/example_dags"
@@ -41,31 +48,59 @@ for line in "${lines[@]}"; do
   where=$("$venv/bin/python" -c 'import airflow_provider_ecsops as p; print(p.__file__)' 2>/dev/null | tail -1)
   echo "=== $line: $("$venv/bin/python" -c 'import airflow; print("Airflow", airflow.__version__)' 2>/dev/null | tail -1) on $("$venv/bin/python" --version), package from $where"
   if [ "$line" = latest ] && [[ "$where" == "$root/src/"* ]]; then
-    echo "=== latest must test the installed wheel, not $root/src" >&2; exit 1
+    echo "=== latest must test the installed wheel, not $root/src" >&2; return 1
   fi
-  "$venv/bin/airflow" db migrate >"$AIRFLOW_HOME/db-migrate.log" 2>&1 || { cat "$AIRFLOW_HOME/db-migrate.log"; exit 1; }
-  # CI time (2 cores, 90 minutes at most): the scale-in tests that run real Celery worker subprocesses (minutes
-  # per line) run in the full run on the two ends of the Celery range, 2.10.3 (Celery 5.4) and latest (5.6+);
-  # `scripts/test.sh <line>` runs them on any line.
-  worker_tests=()
+  "$venv/bin/airflow" db migrate >"$AIRFLOW_HOME/db-migrate.log" 2>&1 || { cat "$AIRFLOW_HOME/db-migrate.log"; return 1; }
+  # CI time: the scale-in tests that run real Celery worker subprocesses (minutes per line) run in the full run
+  # on the two ends of the Celery range, 2.10.3 (Celery 5.4) and latest (5.6+); `scripts/test.sh <line>` runs
+  # them on any line.
+  local worker_tests=()
   if [ -n "$full" ] && [[ "$line" != 2.10.3 && "$line" != latest ]]; then
     worker_tests=(--ignore=tests/scalein/test_brokers.py --ignore=tests/scalein/test_guard_policy.py
       --ignore=tests/scalein/test_guard_worker.py --ignore=tests/scalein/test_self_retire.py
       --ignore=tests/scalein/test_airflow_worker.py)
     echo "=== $line: the scale-in worker-subprocess tests run on 2.10.3 and latest in this run (by hand: scripts/test.sh $line)"
   fi
+  local began=$SECONDS
   "$venv/bin/python" -m pytest --ignore=tests/race "${worker_tests[@]}" "$@" || status=$?
   rm -rf "$AIRFLOW_HOME"
-  [ "$status" -eq 0 ] || { echo "=== $line failed (pytest exit $status)"; exit "$status"; }
-done
+  echo "=== $line: pytest exit $status after $((SECONDS - began)) s"
+  return "$status"
+}
 
-if [ -n "$full" ]; then
-  echo "=== the built wheel: contents, resolution under every MWAA constraints file, MWAA's --no-index route"
-  scripts/check_mwaa_install.sh
-  venv=$(scripts/venv.sh 3.3.1)
-  AIRFLOW_HOME=$(mktemp -d /tmp/ecsops-airflow-race.XXXXXX)  # the harness gives each component its own home
-  echo "=== race harness, short mode (Airflow 3.3.1, real scheduler and Celery workers)"
-  "$venv/bin/python" -m pytest tests/race -p no:cacheprovider || status=$?
-  rm -rf "$AIRFLOW_HOME"
-  exit "$status"
+if [ -z "$full" ]; then  # one line, or every CI line one after the other with the given pytest args
+  [ ${#lines[@]} -gt 0 ] || lines=(2.10.3 3.0.6 3.3.1 latest)
+  for line in "${lines[@]}"; do run_line "$line" "$@" || exit $?; done
+  exit 0
 fi
+
+# Two lanes of about equal length: each holds one line with the worker-subprocess tests.
+lanes=("2.10.3 3.3.1" "latest 3.0.6")
+logs=$(mktemp -d /tmp/ecsops-lanes.XXXXXX)
+pids=()
+for i in "${!lanes[@]}"; do
+  (
+    export ECSOPS_TEST_REDIS_DB=$((7 + i))
+    for line in ${lanes[$i]}; do run_line "$line" || exit $?; done
+  ) >"$logs/lane$i.log" 2>&1 &
+  pids+=($!)
+done
+status=0
+for i in "${!pids[@]}"; do
+  lane_status=0
+  wait "${pids[$i]}" || lane_status=$?
+  echo "=== lane $i (${lanes[$i]}): exit $lane_status"
+  cat "$logs/lane$i.log"
+  [ "$lane_status" -eq 0 ] || status=$lane_status
+done
+rm -rf "$logs"
+[ "$status" -eq 0 ] || { echo "=== a line failed (exit $status)"; exit "$status"; }
+
+echo "=== the built wheel: contents, resolution under every MWAA constraints file, MWAA's --no-index route"
+scripts/check_mwaa_install.sh
+venv=$(scripts/venv.sh 3.3.1)
+AIRFLOW_HOME=$(mktemp -d /tmp/ecsops-airflow-race.XXXXXX)  # the harness gives each component its own home
+echo "=== race harness, short mode (Airflow 3.3.1, real scheduler and Celery workers)"
+"$venv/bin/python" -m pytest tests/race -p no:cacheprovider || status=$?
+rm -rf "$AIRFLOW_HOME"
+exit "$status"
