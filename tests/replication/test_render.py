@@ -76,7 +76,7 @@ def test_html_has_a_bar_per_slot_in_worker_lanes(page, sqlite_plan):
     tables.feed(page)
     per_dag = {row[0]: row[1:] for row in tables.rows["dag_id"][1:]}
     assert set(per_dag) == set(EXPECTED)
-    assert tables.rows["offset"][0] == ["offset", "expected", *COLOURS, "incidence"]
+    assert tables.rows["offset"][0] == ["offset", "expected", *COLOURS, "judged", "incidence"]
     assert tables.rows["set"][1][:7] == ["all", "8", "2", "1", "2", "1", "1"]
 
 
