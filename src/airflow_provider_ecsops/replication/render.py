@@ -237,29 +237,41 @@ def _html_table(title: str, rows: dict[str, Tally]) -> str:
     return f'<table class="tally {title}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def _when_it_happened(r: SlotResult) -> datetime:
+def _clock(when: datetime) -> str:
+    return when.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _stops(r: SlotResult, events: Sequence[WorkerEvent]) -> list[WorkerEvent]:
+    """The stops (SIGTERM, SIGKILL, exit) of the run's worker from the run's start on."""
+    start = r.observation.start if r.observation else None
+    if not r.worker or start is None:
+        return []
+    return [e for e in events if e.worker == r.worker and e.action != "launch" and e.at >= start][:3]
+
+
+def _when_it_happened(r: SlotResult, events: Sequence[WorkerEvent]) -> datetime:
+    """Lost: the worker's first stop, else the run's end or start; stuck: since when it waited."""
     obs = r.observation
     if obs is None:
         return r.slot
     if r.cls == "lost":
-        return obs.end or obs.start or r.slot
+        stops = _stops(r, events)
+        return stops[0].at if stops else obs.end or obs.start or r.slot
     return obs.queued_at or r.slot
 
 
-def _stops_of(r: SlotResult, events: Sequence[WorkerEvent]) -> str:
-    """The worker's stop events from the run's start on, in words (empty without an event log)."""
-    start = r.observation.start if r.observation else None
-    if not r.worker or start is None:
-        return ""
-    stops = [e for e in events if e.worker == r.worker and e.action != "launch" and e.at >= start]
+def _stops_in_words(r: SlotResult, events: Sequence[WorkerEvent]) -> str:
     return "; ".join(
-        f"{MARKERS[e.action][2]} {_at(e.at)}" + (f" ({e.detail})" if e.detail else "") for e in stops[:3]
+        f"{MARKERS[e.action][2]} {e.at:%H:%M:%S}" + (f" ({e.detail})" if e.detail else "")
+        for e in _stops(r, events)
     )
 
 
 def incident_table(results: Sequence[SlotResult], events: Sequence[WorkerEvent] = ()) -> str:
     """One row per lost or stuck slot: DAG, slot, worker, ECS task, what happened, when, the worker's stops."""
-    incidents = sorted((r for r in results if r.cls in INCIDENT_CLASSES), key=_when_it_happened)
+    incidents = sorted(
+        (r for r in results if r.cls in INCIDENT_CLASSES), key=lambda r: _when_it_happened(r, events)
+    )
     if not incidents:
         return "<p>No lost or stuck slot.</p>"
     head = "".join(
@@ -267,11 +279,11 @@ def incident_table(results: Sequence[SlotResult], events: Sequence[WorkerEvent] 
         for h in ("class", "dag_id", "slot", "worker", "ECS task", "what happened", "when", "worker stops")
     )
     rows = "".join(
-        f'<tr class="{r.cls}"><td>{r.cls}</td><td>{html.escape(r.dag.dag_id)}</td><td>{_at(r.slot)}</td>'
+        f'<tr class="{r.cls}"><td>{r.cls}</td><td>{html.escape(r.dag.dag_id)}</td><td class="when">{_clock(r.slot)}</td>'
         f"<td>{html.escape(r.worker or '-')}</td>"
         f'<td title="{html.escape(r.ecs_task_arn or "")}">{html.escape((r.ecs_task_arn or "-").rsplit("/", 1)[-1])}</td>'
-        f"<td>{html.escape(r.reason)}</td><td>{_at(_when_it_happened(r))}</td>"
-        f"<td>{html.escape(_stops_of(r, events) or '-')}</td></tr>"
+        f'<td>{html.escape(r.reason)}</td><td class="when">{_clock(_when_it_happened(r, events))}</td>'
+        f"<td>{html.escape(_stops_in_words(r, events) or '-')}</td></tr>"
         for r in incidents
     )
     return f'<table class="incidents"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
@@ -310,7 +322,8 @@ def to_html(
 <title>Scale-down race report</title>
 <style>body{{font-family:sans-serif;margin:16px}} table{{border-collapse:collapse;margin:8px 0 16px}}
 td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}} td:first-child{{text-align:left}}
-table.incidents td{{text-align:left}} tr.lost td:first-child{{color:{COLOURS["lost"]};font-weight:bold}}
+table.incidents{{width:100%}} table.incidents td,table.incidents th{{text-align:left}}
+td.when{{white-space:nowrap}} tr.lost td:first-child{{color:{COLOURS["lost"]};font-weight:bold}}
 tr.stuck td:first-child{{color:{COLOURS["stuck"]};font-weight:bold}}
 .key{{margin-right:14px;white-space:nowrap}} svg.timeline{{display:block;max-width:100%}}</style></head>
 <body><h1>Scale-down race report</h1>
