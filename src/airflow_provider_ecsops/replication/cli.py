@@ -17,6 +17,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import NoReturn
 
 from airflow_provider_ecsops.replication.classify import (
     NoMatchingRun,
@@ -111,7 +112,7 @@ OPTIONS: list[tuple[tuple[str, ...], dict]] = [
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         # argparse prints the whole usage first; one line says what is wrong and where to look.
         self.exit(2, f"{self.prog}: error: {message}. Fix: see {self.prog} --help\n")
 
@@ -258,6 +259,7 @@ def _source_error(args: argparse.Namespace, err: Exception) -> str:
 
 def report(args: argparse.Namespace, prog: str) -> int:
     """:func:`run` with every error as one line on stderr: exit 2 for usage, 1 at run time."""
+    error: Exception
     try:
         return run(args)
     except UsageError as err:
