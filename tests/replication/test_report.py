@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import datetime
-from pathlib import Path
 
 import pendulum
-import psycopg2
 import pytest
-from airflow import __version__ as airflow_version
 
 from airflow_provider_ecsops.replication import cli
 from airflow_provider_ecsops.replication.classify import tallies
@@ -21,8 +15,6 @@ from airflow_provider_ecsops.replication.observations import observations_from_d
 from airflow_provider_ecsops.replication.render import to_json
 from tests.replication.helpers import FAKE_TASK_ARN, STUCK_AFTER, judge
 from tests.replication.seed import EXPECTED, PREFIX, TIME_SCALE, seed_schedule
-
-ROOT = Path(__file__).parents[2]
 
 
 def _assert_expected_classes(results, worker: str | None = None):
@@ -34,7 +26,7 @@ def _assert_expected_classes(results, worker: str | None = None):
     if worker:
         assert lost.worker == worker
     stuck = {r.dag.dag_id: r.reason for r in results if r.cls == "stuck"}
-    assert "queued for 0:30:00" in stuck[f"{PREFIX}_b3"]
+    assert "queued for 30 min 00 s" in stuck[f"{PREFIX}_b3"]
     assert "without ever starting" in stuck[f"{PREFIX}_a2"]
 
 
@@ -56,6 +48,7 @@ def test_classification_from_sqlite_metadata(sqlite_plan):
         "failed": 1,
         "never_scheduled": 0,
         "running": 1,
+        "judged": 3,
         "incidence": round(1 / 3, 4),
     }
     assert (by_offset["+2m"]["lost"], by_offset["+3m"]["stuck"], by_offset["+5m"]["never_scheduled"]) == (
@@ -76,46 +69,6 @@ def test_classification_from_sqlite_metadata(sqlite_plan):
     assert report["tallies"]["all"]["all"]["lost"] == 1
     assert {s["dag_id"]: s["class"] for s in report["slots"]} == EXPECTED
     assert report["schedule"][4]["schedule"].startswith("every 10s")
-
-
-@pytest.fixture(scope="module")
-def postgres_plan(postgres_url, ecs_metadata_url):
-    """The same period written into a fresh PostgreSQL database, migrated and seeded by Airflow subprocesses."""
-    # One database per line and run: the matrix lines (and other checkouts) share this PostgreSQL server.
-    name = f"ecsops_replication_test_{airflow_version.replace('.', '_')}_{os.getpid()}"
-    _postgres_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}")
-    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
-    env = {
-        **os.environ,
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url,
-        # Airflow 3 also builds an async engine; nothing here uses it, and asyncpg is not a test dependency.
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": f"sqlite+aiosqlite:///{os.environ['AIRFLOW_HOME']}/unused-async.db",
-        "ECS_CONTAINER_METADATA_URI_V4": ecs_metadata_url,
-    }
-    airflow = Path(sys.executable).with_name("airflow")
-    migrate = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=240)
-    assert migrate.returncode == 0, migrate.stdout[-2000:] + migrate.stderr[-2000:]
-    seeded = subprocess.run(
-        [sys.executable, "-m", "tests.replication.seed"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert seeded.returncode == 0, seeded.stdout[-2000:] + seeded.stderr[-2000:]
-    plan = json.loads(seeded.stdout.split("SEED-PLAN ", 1)[1].splitlines()[0])
-    yield {**plan, "url": url}
-    _postgres_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-def _postgres_admin(*statements: str) -> None:
-    admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        for statement in statements:
-            cur.execute(statement)
-    admin.close()
 
 
 @pytest.mark.services
@@ -142,19 +95,14 @@ def test_console_entry_point_writes_json_and_html(postgres_plan, tmp_path, capsy
     out = capsys.readouterr().out
     assert "Incidents:" in out and f"lost   {PREFIX}_b2" in out
     offsets = [line.split() for line in out.splitlines() if line.startswith("+3m")]
-    assert offsets == [["+3m", "1", "0", "0", "1", "0", "0", "0", "100.0%"]]
+    assert offsets == [["+3m", "1", "0", "0", "1", "0", "0", "0", "1", "100.0%"]]
     report = json.loads((tmp_path / "race.json").read_text())
     assert {s["dag_id"]: s["class"] for s in report["slots"]} == EXPECTED
     assert "<svg" in (tmp_path / "race.html").read_text()
 
 
-def test_cli_needs_exactly_one_source():
-    with pytest.raises(SystemExit, match="exactly one source"):
-        cli.main(["--db-url", "sqlite://", "--api-url", "http://x"])
-
-
-def test_airflow_cli_hook_runs_the_same_report(sqlite_plan, capsys):
-    """``airflow ecsops race-report``: the provider CLI hook's command, parsed by Airflow's own CLI machinery."""
+def test_airflow_cli_hook_reports_on_the_installations_own_metadata_db(sqlite_plan, capsys):
+    """``airflow ecsops race-report``, parsed by Airflow's own CLI machinery, without a source option."""
     import argparse
 
     from airflow.cli import cli_parser
@@ -164,7 +112,7 @@ def test_airflow_cli_hook_runs_the_same_report(sqlite_plan, capsys):
     (group,) = cli.get_cli_commands()
     cli_parser._add_command(subparsers, group)
     args = parser.parse_args(
-        ["ecsops", "race-report", "--db-url", sqlite_plan["url"], "--prefix", PREFIX,
+        ["ecsops", "race-report", "--prefix", PREFIX,
          "--time-scale", str(TIME_SCALE), "--start-date", sqlite_plan["start_date"],
          "--since", sqlite_plan["since"], "--until", sqlite_plan["until"],
          "--stuck-after", str(STUCK_AFTER.total_seconds()), "--fail-on-incident"]

@@ -11,11 +11,15 @@ Classes:
 * ``never_scheduled``: no DAG run exists for the slot.
 * ``running``: in flight at report time, not yet classifiable.
 
-Incidence = (lost + stuck) / settled slots, where settled excludes ``running``.
+Incidence = (lost + stuck) / judged slots, where judged are the slots that were scheduled (a DAG run exists)
+and have settled (not ``running``). With no judged slot the incidence is ``None`` ("n/a"), never 0: an empty
+observation is not a clean one. :func:`check_observed` turns "no run of the set on its slots" into an error
+naming the likely cause, for the callers that must not print a report about nothing.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -77,23 +81,45 @@ class Tally:
         return sum(self.counts.values())
 
     @property
-    def settled(self) -> int:
-        return self.expected - self.counts["running"]
+    def judged(self) -> int:
+        """Slots that were scheduled and have settled: the incidence's denominator."""
+        return self.expected - self.counts["running"] - self.counts["never_scheduled"]
 
     @property
     def incidents(self) -> int:
         return sum(self.counts[c] for c in INCIDENT_CLASSES)
 
     @property
-    def incidence(self) -> float:
-        return self.incidents / self.settled if self.settled else 0.0
+    def incidence(self) -> float | None:
+        """(lost + stuck) / judged, ``None`` when nothing was judged."""
+        return self.incidents / self.judged if self.judged else None
 
     def as_dict(self) -> dict:
+        incidence = self.incidence
         return {
             "expected": self.expected,
             **{c: self.counts[c] for c in CLASSES},
-            "incidence": round(self.incidence, 4),
+            "judged": self.judged,
+            "incidence": None if incidence is None else round(incidence, 4),
         }
+
+
+class NoMatchingRun(LookupError):
+    """No run of the set lies on an expected slot of the window: a report would read as all clear."""
+
+
+def duration(value: timedelta) -> str:
+    """``value`` rounded for people: ``850 ms``, ``12.3 s``, ``4 min 05 s``, ``2 h 03 min``."""
+    seconds = value.total_seconds()
+    if abs(seconds) < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if abs(seconds) < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
 
 
 def _verdict(obs: Observation | None, expected_end: datetime, now: datetime, stuck_after: timedelta):
@@ -110,14 +136,15 @@ def _verdict(obs: Observation | None, expected_end: datetime, now: datetime, stu
         return "lost", f"{state} on {obs.hostname or 'an unknown worker'} without a completion record"
     if state == "running":
         if now - expected_end > stuck_after:
-            return "lost", f"still running {now - expected_end} past its expected end, no completion record"
+            overrun = duration(now - expected_end)
+            return "lost", f"still running {overrun} past its expected end, no completion record"
         return "running", "running"
     if state in WAITING_STATES or obs.run_state == "queued":
         waiting_since = obs.queued_at or obs.slot
         if now - waiting_since > stuck_after:
             requeued = " (requeued)" if (obs.try_number or 0) > 1 else ""
-            return "stuck", f"{state or 'no task instance'}{requeued} for {now - waiting_since}"
-        return "running", f"{state or 'waiting'} since {waiting_since.isoformat()}"
+            return "stuck", f"{state or 'no task instance'}{requeued} for {duration(now - waiting_since)}"
+        return "running", f"{state or 'waiting'} since {waiting_since.isoformat(timespec='seconds')}"
     return "failed", f"ended in state {state}"
 
 
@@ -144,7 +171,7 @@ def classify(
     if since is None:
         ours = [o.slot for o in by_slot.values() if o.dag_id in {d.dag_id for d in race_schedule.dags}]
         if not ours:
-            raise ValueError("since: no run of the set observed; give the start of the window explicitly")
+            raise NoMatchingRun(no_run_of_the_set(race_schedule, ()))
         since = min(ours)
     until = until or now - stuck_after
     arn_by_host = {
@@ -190,3 +217,64 @@ def tallies(results: Iterable[SlotResult]) -> dict[str, dict[str, Tally]]:
         for group, key in (("dag", r.dag.dag_id), ("offset", offset), ("all", "all")):
             groups[group].setdefault(key, Tally()).add(r.cls)
     return groups
+
+
+def check_observed(
+    race_schedule: RaceSchedule,
+    observations: Iterable[Observation],
+    results: Iterable[SlotResult],
+    since: datetime,
+    until: datetime,
+    known_dag_ids: Iterable[str] = (),
+) -> None:
+    """Raise :class:`NoMatchingRun`, naming the likely cause, when no result rests on an observed run.
+
+    :param race_schedule: the set as the report was told it is.
+    :param observations: what the source returned for the set's DAGs.
+    :param results: :func:`classify`'s verdicts.
+    :param since: start of the window judged.
+    :param until: end of the window judged.
+    :param known_dag_ids: dag_ids that have runs in the source (suggests the right prefix), if known.
+    """
+    results = list(results)
+    if any(r.observation is not None for r in results):
+        return
+    ours = sorted(
+        (o for o in observations if o.dag_id in {d.dag_id for d in race_schedule.dags}), key=lambda o: o.slot
+    )
+    if not ours:
+        raise NoMatchingRun(no_run_of_the_set(race_schedule, known_dag_ids))
+    inside = [o for o in ours if since <= o.slot <= until]
+    if not inside:
+        raise NoMatchingRun(
+            f"since/until: none of the set's {len(ours)} runs ({_at(ours[0].slot)} .. {_at(ours[-1].slot)}) "
+            f"lies in the window {_at(since)} .. {_at(until)}. Fix: widen --since/--until to cover them"
+        )
+    sample = inside[0]
+    slots = [r.slot for r in results if r.dag.dag_id == sample.dag_id]
+    expected = (
+        f"its slots in the window are {', '.join(_at(s) for s in slots[:3])}"
+        if slots
+        else f"the set as given has no slot of it in the window (period {duration(race_schedule.period)})"
+    )
+    raise NoMatchingRun(
+        f"time-scale: {len(inside)} runs of the set lie in the window but none on an expected slot "
+        f"({sample.dag_id} ran for {_at(sample.slot)}, {expected}): the set parameters differ from the DAG "
+        "file's, or the runs were triggered by hand. Fix: give the DAG file's --time-scale, --period-minutes, "
+        "--offsets and --start-date"
+    )
+
+
+def no_run_of_the_set(race_schedule: RaceSchedule, known_dag_ids: Iterable[str]) -> str:
+    """The error for a source without any run of the set, with the prefixes it does have runs of."""
+    names = f"{race_schedule.dags[0].dag_id} .. {race_schedule.dags[-1].dag_id}"
+    prefixes = sorted({m.group(1) for d in known_dag_ids if (m := re.fullmatch(r"(.+)_a[1-9]", d))})
+    hint = f"; the source has runs of prefix {', '.join(prefixes)}" if prefixes else ""
+    return (
+        f"prefix: no run of {names} in the source{hint}. Fix: give the --prefix (and --offsets) the DAG file "
+        "uses, and check the source is the right installation"
+    )
+
+
+def _at(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat(timespec="seconds")

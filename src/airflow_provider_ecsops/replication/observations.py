@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from airflow_provider_ecsops.replication.evidence import is_completion_record
@@ -121,10 +122,10 @@ def observations_from_db(url: str, dag_ids: Iterable[str], task_id: str) -> list
     :param dag_ids: DAGs of the set.
     :param task_id: the set's task.
     """
-    from sqlalchemy import MetaData, Table, create_engine, select
+    from sqlalchemy import MetaData, Table, select
 
     dag_ids = list(dag_ids)
-    engine = create_engine(url)
+    engine = _engine(url)
     try:
         meta = MetaData()
         dag_run, ti, xcom = (
@@ -176,3 +177,28 @@ def observations_from_db(url: str, dag_ids: Iterable[str], task_id: str) -> list
         slot = run["logical_date"] or run["run_after"]
         result.append(observation(*key, slot, run["state"], dict(tis.get(key) or {}), records.get(key)))
     return result
+
+
+def dag_ids_with_runs(url: str) -> list[str]:
+    """The dag_ids that have runs in the metadata DB at ``url`` (to suggest a prefix when none matched)."""
+    from sqlalchemy import MetaData, Table, select
+
+    engine = _engine(url)
+    try:
+        dag_run = Table("dag_run", MetaData(), autoload_with=engine)
+        with engine.connect() as conn:
+            return sorted(conn.execute(select(dag_run.c.dag_id).distinct()).scalars())
+    finally:
+        engine.dispose()
+
+
+def _engine(url: str):
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    # SQLite creates a missing file on connect: a typo would read as an empty installation.
+    database = parsed.database or ":memory:"
+    if parsed.get_backend_name() == "sqlite" and database != ":memory:" and not Path(database).is_file():
+        raise FileNotFoundError(f"no SQLite metadata DB at {parsed.database}")
+    return create_engine(url)

@@ -91,8 +91,8 @@ class RaceSchedule:
             if start >= self.period_minutes:
                 raise ValueError(
                     f"offsets: wave B offset {offset} starts at minute {start} (wave A's longest run is "
-                    f"{longest} min), not inside the {self.period_minutes}-minute period; use smaller offsets "
-                    f"or a larger period_minutes"
+                    f"{longest} min), not inside the {self.period_minutes}-minute period. Fix: use "
+                    f"smaller offsets or a larger period_minutes"
                 )
             dags.append(RaceDag(f"{self.prefix}_b{offset}", "B", offset, start))
         object.__setattr__(self, "dags", tuple(dags))
@@ -100,29 +100,33 @@ class RaceSchedule:
     def _validate(self) -> None:
         if not self.prefix or not self.prefix.replace("_", "").replace("-", "").isalnum():
             raise ValueError(
-                f"prefix: {self.prefix!r} must be a non-empty dag_id prefix (letters, digits, _ -)"
+                f"prefix: {self.prefix!r} is not a dag_id prefix. Fix: use letters, digits, _ and -"
             )
         if not isinstance(self.period_minutes, int) or not 1 <= self.period_minutes <= 60:
-            raise ValueError(f"period_minutes: {self.period_minutes!r} must be an int from 1 to 60")
+            raise ValueError(
+                f"period_minutes: {self.period_minutes!r} is out of range. Fix: give an int from 1 to 60"
+            )
         if not self.offsets or len(set(self.offsets)) != len(self.offsets):
-            raise ValueError(f"offsets: {self.offsets!r} must be a non-empty sequence of distinct minutes")
+            raise ValueError(f"offsets: {self.offsets!r} is empty or repeats. Fix: give distinct minutes")
         if any(not isinstance(o, int) or o < 0 for o in self.offsets):
-            raise ValueError(f"offsets: {self.offsets!r} must be whole minutes >= 0")
+            raise ValueError(
+                f"offsets: {self.offsets!r} has a negative or fractional minute. Fix: give whole minutes >= 0"
+            )
         if not self.tick_seconds > 0:
-            raise ValueError(f"tick_seconds: {self.tick_seconds!r} must be > 0")
+            raise ValueError(f"tick_seconds: {self.tick_seconds!r} is not positive. Fix: give seconds > 0")
         if not MIN_TIME_SCALE <= self.time_scale <= 1:
             raise ValueError(
-                f"time_scale: {self.time_scale!r} must be between 1/60 (a minute lasts 1 s) and 1 (real time)"
+                f"time_scale: {self.time_scale!r} is out of range. Fix: give 1/60 (a minute lasts 1 s) to 1 (real time)"
             )
         if not isinstance(self.start_date, datetime) or self.start_date.tzinfo is None:
             raise ValueError(
-                "start_date: must be timezone-aware, e.g. pendulum.datetime(2021, 2, 25, tz='UTC')"
+                "start_date: is naive. Fix: give a timezone-aware date, e.g. pendulum.datetime(2021, 2, 25, tz='UTC')"
             )
         for minute in range(60):
             ticks = self.duration_rule(minute)
             if not isinstance(ticks, int) or ticks < 0:
                 raise ValueError(
-                    f"duration_rule: returned {ticks!r} for minute {minute}; it must return ints >= 0"
+                    f"duration_rule: returned {ticks!r} for minute {minute}. Fix: return whole ticks >= 0"
                 )
 
     @property
