@@ -123,6 +123,10 @@ class ScaleInGuard(bootsteps.StartStopStep):
     def start(self, c: Any) -> None:
         # Also after a consumer restart (connection loss): Tasks rebuilt the consumer and the strategies.
         self.queues = list(c.task_consumer.queues)
+        # SQS: a long poll answered after its queue is paused gives its messages back instead of crashing kombu's
+        # delivery. Installed now, before the loop starts the first poll: each poll binds the delivery callback
+        # when it starts, so one started before the install would still crash (seen at the start-up pause).
+        return_polls_of_paused_queues(c.task_consumer.channel)
         if not self.started:
             self.started = True
             try:
@@ -417,9 +421,6 @@ class ScaleInGuard(bootsteps.StartStopStep):
     # -- consumption, backlog, retire -----------------------------------------------------------------------------
     def _pause(self) -> None:
         consumer = self.consumer.task_consumer
-        # SQS: a long poll in flight now answers after its queue is cancelled; its messages go back at once
-        # instead of crashing kombu's delivery. Installed at each pause: a reconnect brings a new channel.
-        return_polls_of_paused_queues(consumer.channel)
         for queue in self.queues:
             consumer.cancel_by_queue(queue.name)
         log.info("ecsops scale-in: paused consuming from %s", [q.name for q in self.queues])
@@ -439,7 +440,9 @@ class ScaleInGuard(bootsteps.StartStopStep):
         """On the I/O thread: lower the service's desiredCount by one if nothing waits (True if it did)."""
         from airflow_provider_ecsops.scalein.retire import service_scaler
 
-        if self._backlog_count() > 0:
+        # Checked again here, not only at the tick: a message prefetched before the pause may have reached the
+        # gate (or the ETA timer) since, and a retiring worker must be idle.
+        if self._busy() or self._backlog_count() > 0:
             return False
         scaler = service_scaler(
             self.protection.identity.cluster,
