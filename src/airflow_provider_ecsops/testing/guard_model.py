@@ -231,7 +231,10 @@ def _retire(w: World, pause: bool) -> Iterator[tuple[str, World, str]]:
             yield "retire lowers desiredCount", nxt, _retire_problem(w) or _count_problem(nxt)
     if w.lock == ME and w.applied:
         yield from _machine(
-            replace(w, lock="", applied=False), Done(machine.RETIRE, True, w.retired), "retire succeeds", pause
+            replace(w, lock="", applied=False),
+            Done(machine.RETIRE, True, w.retired),
+            "retire succeeds",
+            pause,
         )
 
 
@@ -248,7 +251,11 @@ def _retire_problem(w: World) -> str:
 def _other_worker(w: World) -> Iterator[tuple[str, World, str]]:
     """Another worker of the fleet retiring through the same lock."""
     if w.other_retires and not w.lock:
-        yield "other worker takes the lock, reads desiredCount", replace(w, lock=OTHER, other_read=w.desired), ""
+        yield (
+            "other worker takes the lock, reads desiredCount",
+            replace(w, lock=OTHER, other_read=w.desired),
+            "",
+        )
     if w.lock == OTHER and w.other_read is not None:
         lowered = w.other_read > FLOOR
         nxt = replace(
