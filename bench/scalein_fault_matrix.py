@@ -19,6 +19,7 @@ the machine's RabbitMQ, SQS on a moto server on loopback.
 from __future__ import annotations
 
 import argparse
+import calendar
 import contextlib
 import os
 import re
@@ -56,7 +57,11 @@ SETTINGS = {
 SEND_EVERY_SECONDS = 0.25
 TASK_SECONDS = 0.1
 MARGIN_SECONDS = 10.0  # beyond the recovery bound: the healthy calls, a delivery (SQS long polls), the load
-LOG_LINE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+: (ERROR|WARNING|CRITICAL)/")
+# Celery's own format ("[2026-12-02 01:25:23,967: WARNING/MainProcess]") and Airflow 3's structlog one
+# ("2026-12-02T01:35:55.623587Z [warning  ]"); the worker runs with TZ=UTC, so both are UTC.
+LOG_LINE = re.compile(
+    r"^\[?(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)[^\]]*?(?:\]?\s*\[|: )(error|warning|critical)\b", re.I
+)
 
 
 def inject(code: str, endpoint: str = "protection") -> Callable[[FakeEcsAgent], None]:
@@ -134,11 +139,12 @@ def protected_at(history: list[dict], task: str) -> Callable[[float], bool]:
 
 
 def log_lines(log: str) -> list[float]:
-    """Times of the worker's ERROR/WARNING/CRITICAL lines (Celery's log format, local time)."""
+    """Times (UTC, whole seconds) of the worker's ERROR/WARNING/CRITICAL lines."""
     times = []
     for line in log.splitlines():
         if match := LOG_LINE.match(line):
-            times.append(time.mktime(time.strptime(match.group(1), "%Y-%m-%d %H:%M:%S")))
+            moment = time.strptime(f"{match.group(1)} {match.group(2)}", "%Y-%m-%d %H:%M:%S")
+            times.append(calendar.timegm(moment))
     return times
 
 
@@ -229,6 +235,7 @@ def run_worker(b: Broker, concurrency: int, fault_seconds: float, tmp: Path) -> 
         "AIRFLOW__CELERY__BROKER_URL": b.url,
         "AIRFLOW__CELERY__RESULT_BACKEND": REDIS_URL,
         "ECSOPS_BENCH_GUARD": "1",
+        "TZ": "UTC",
         "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
     }
     with mock.patch.dict(os.environ, env):
