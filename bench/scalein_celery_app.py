@@ -58,3 +58,14 @@ class LoopProbe(bootsteps.StartStopStep):
 
 if os.environ.get("ECSOPS_BENCH_PROBE"):
     app.steps["consumer"].add(LoopProbe)
+
+
+@app.task(name="ecsops_scalein_bench.record", bind=True)
+def record(self, seconds: float = 0.0) -> None:
+    """Log this execution (task id, start time) in the result backend's Redis, then sleep ``seconds``."""
+    import redis
+
+    redis.Redis.from_url(app.conf.result_backend).rpush(
+        "ecsops-scalein-bench:executions", f"{self.request.id} {time.time()}"
+    )
+    time.sleep(seconds)

@@ -23,5 +23,8 @@ def postgres_url() -> str:
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
+    # ECSOPS_TEST_REDIS_URL: another Redis server (e.g. one with more than 16 databases for parallel checkouts).
+    if url := os.environ.get("ECSOPS_TEST_REDIS_URL"):
+        return url
     ensure_service("redis")
     return "redis://127.0.0.1:6379/0"

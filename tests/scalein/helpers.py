@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from unittest import mock
 
 import redis
+
+from airflow_provider_ecsops.scalein.settings import ScaleInSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUE = "ecsops-scalein"
@@ -46,6 +50,12 @@ class Worker:
 
     def terminate(self) -> None:
         self.process.send_signal(signal.SIGTERM)
+
+
+def worker_settings(worker: Worker) -> ScaleInSettings:
+    """The ``ScaleInSettings`` a worker started with (its ``AIRFLOW__ECSOPS__SCALEIN_*`` environment)."""
+    with mock.patch.dict(os.environ, worker.env):  # Airflow's conf reads the environment at each get
+        return ScaleInSettings.from_airflow_conf()
 
 
 def executions(broker: str) -> list[tuple[str, str, float]]:

@@ -74,7 +74,8 @@ def sentinel(redis_url: str, tmp_path: Path):
     """A Redis sentinel (the machine's redis-server in sentinel mode) watching the local Redis as ``ecsops``."""
     port = free_port()
     config = tmp_path / "sentinel.conf"
-    config.write_text(f"port {port}\nbind 127.0.0.1\nsentinel monitor ecsops 127.0.0.1 6379 1\n")
+    master_port = redis.Redis.from_url(redis_url).connection_pool.connection_kwargs["port"]
+    config.write_text(f"port {port}\nbind 127.0.0.1\nsentinel monitor ecsops 127.0.0.1 {master_port} 1\n")
     process = subprocess.Popen(["redis-server", str(config), "--sentinel"], stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:

@@ -48,3 +48,32 @@ def test_a_machine_that_stops_retrying_after_a_failure_is_reported_as_a_wedge(mo
     report = explore(machine.PAUSE, messages=1, faults=1)
     assert report.violation.startswith("wedge"), report.describe()
     assert report.trace and report.trace[-1] == "protect fails"
+
+
+def test_self_retire_lowers_desired_count_only_released_unprotected_idle_and_locked():
+    report = explore(machine.PAUSE, messages=1, faults=1, retire=True)
+    assert not report.violation, report.describe()
+    explored = {
+        "retire lowers desiredCount",
+        "retire finds the lock busy",
+        "retire sees work, a backlog or the floor",
+        "other worker writes desiredCount, unlocks",
+    }
+    assert explored <= report.moves, f"retire scenarios never explored: {explored - report.moves}"
+
+
+def test_a_machine_retiring_after_an_unconfirmed_release_is_caught_with_its_trace(monkeypatch, capsys):
+    correct = machine._tick
+
+    def retires_anyway(state: machine.State, tick: machine.Tick):
+        # The bug on purpose (the machine had it until the model checked retire): a failed release counts as
+        # released, so the worker retires while ECS may still protect it.
+        if state.phase == machine.RELEASED and tick.retire_due:
+            return correct(replace(state, failure=""), tick)
+        return correct(state, tick)
+
+    monkeypatch.setattr(machine, "_tick", retires_anyway)
+    assert main(["--messages", "1", "--retire"]) == 1
+    printed = capsys.readouterr().out
+    assert "VIOLATION" in printed and "desiredCount lowered while protected" in printed, printed
+    assert "release fails" in printed and printed.rstrip().endswith("retire lowers desiredCount"), printed

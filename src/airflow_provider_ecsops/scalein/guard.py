@@ -38,6 +38,7 @@ from airflow_provider_ecsops.ecs_metadata import task_desired_status
 from airflow_provider_ecsops.scalein import machine
 from airflow_provider_ecsops.scalein.io import CONFIG, DEPLOYMENT_BLOCKED, PERMANENT, IoThread, Outcome
 from airflow_provider_ecsops.scalein.machine import Done, Io, Lapsed, Received, Sigterm, Tick
+from airflow_provider_ecsops.scalein.protection import AGENT_ATTEMPT_TIMEOUT_SECONDS, CALL_BUDGET_SECONDS
 from airflow_provider_ecsops.scalein.sqs_polls import return_polls_of_paused_queues
 from airflow_provider_ecsops.scalein.status import write_status
 
@@ -47,6 +48,8 @@ EX_CONFIG = 78  # sysexits.h: configuration error
 FIRST_CALL_WAIT_SECONDS = 12.0  # the first protection call at start: protection's own budget is ~10 s
 ERROR_EVERY_SECONDS = 60.0
 IO_COLLECT_SECONDS = 0.05  # how soon a finished I/O call's outcome is applied on the loop
+# One protection call at most: its budget plus an attempt started just before the budget ends.
+PROTECTION_CALL_MAX_SECONDS = CALL_BUDGET_SECONDS + AGENT_ATTEMPT_TIMEOUT_SECONDS
 LAPSE_MARGIN_SECONDS = 60.0  # protection counts as lapsed this long before ECS lets it expire
 FIXES = {
     DEPLOYMENT_BLOCKED: "ECS refuses protection updates while the service's deployment is blocked "
@@ -123,6 +126,10 @@ class ScaleInGuard(bootsteps.StartStopStep):
     def start(self, c: Any) -> None:
         # Also after a consumer restart (connection loss): Tasks rebuilt the consumer and the strategies.
         self.queues = list(c.task_consumer.queues)
+        # SQS: a long poll answered after its queue is paused gives its messages back instead of crashing kombu's
+        # delivery. Installed now, before the loop starts the first poll: each poll binds the delivery callback
+        # when it starts, so one started before the install would still crash (seen at the start-up pause).
+        return_polls_of_paused_queues(c.task_consumer.channel)
         if not self.started:
             self.started = True
             try:
@@ -347,9 +354,8 @@ class ScaleInGuard(bootsteps.StartStopStep):
         self._feed(Done(outcome.op, outcome.ok, outcome.value, outcome.kind))
 
     def _on_failure(self, outcome: Outcome) -> None:
-        # Bounded backoff, capped so a worker recovers within one verification interval of a fault ending.
         self.failures += 1
-        cap = max(self.settings.tick_seconds, min(30.0, self.settings.idle_verify_seconds / 2))
+        cap = backoff_cap_seconds(self.settings)
         if outcome.kind in (PERMANENT, CONFIG):
             delay = cap
         else:
@@ -417,9 +423,6 @@ class ScaleInGuard(bootsteps.StartStopStep):
     # -- consumption, backlog, retire -----------------------------------------------------------------------------
     def _pause(self) -> None:
         consumer = self.consumer.task_consumer
-        # SQS: a long poll in flight now answers after its queue is cancelled; its messages go back at once
-        # instead of crashing kombu's delivery. Installed at each pause: a reconnect brings a new channel.
-        return_polls_of_paused_queues(consumer.channel)
         for queue in self.queues:
             consumer.cancel_by_queue(queue.name)
         log.info("ecsops scale-in: paused consuming from %s", [q.name for q in self.queues])
@@ -439,7 +442,9 @@ class ScaleInGuard(bootsteps.StartStopStep):
         """On the I/O thread: lower the service's desiredCount by one if nothing waits (True if it did)."""
         from airflow_provider_ecsops.scalein.retire import service_scaler
 
-        if self._backlog_count() > 0:
+        # Checked again here, not only at the tick: a message prefetched before the pause may have reached the
+        # gate (or the ETA timer) since, and a retiring worker must be idle.
+        if self._busy() or self._backlog_count() > 0:
             return False
         scaler = service_scaler(
             self.protection.identity.cluster,
@@ -528,6 +533,27 @@ class ScaleInGuard(bootsteps.StartStopStep):
         # runs on the main thread, ends the pool and the hub (sending the requeues) before ECS's SIGKILL.
         time.sleep(min(1.0, self.settings.stop_margin_seconds / 2))
         os.kill(os.getpid(), signal.SIGQUIT)
+
+
+def backoff_cap_seconds(settings: Any) -> float:
+    """The longest backoff after a failed call: what one verification interval leaves after a whole protection
+    call and a tick (so a paused worker recovers within it, see :func:`recovery_bound_seconds`), at least a
+    tick, at most 30 s.
+
+    :param settings: the worker's ``ScaleInSettings``.
+    """
+    left = settings.idle_verify_seconds - PROTECTION_CALL_MAX_SECONDS - settings.tick_seconds
+    return max(settings.tick_seconds, min(30.0, left))
+
+
+def recovery_bound_seconds(settings: Any) -> float:
+    """How long after a protection fault ends a paused worker at most waits before its next protection call
+    succeeds: the call in flight as the fault ends (its whole budget), the backoff cap, a tick to start the
+    next call. With the defaults that is the verification interval (20 s); never less than one protection call.
+
+    :param settings: the worker's ``ScaleInSettings``.
+    """
+    return PROTECTION_CALL_MAX_SECONDS + backoff_cap_seconds(settings) + settings.tick_seconds
 
 
 def _one_line(error: object, setting: str) -> str:

@@ -5,13 +5,14 @@ results of the I/O thread) into events and carries out the actions; ``testing/gu
 ``step`` against an abstract ECS and broker for every interleaving.
 
 Invariant under the default ``pause`` policy: the worker consumes, and hands a received message to the pool,
-only while its protection is confirmed on, no release is in flight and ECS is not stopping the task. At most
+only while its protection is confirmed on, no release or retire is in flight and ECS is not stopping the task. At most
 one I/O call (``State.pending``) is in flight. Phases:
 
 - ``waiting``: not consuming; protection is not confirmed yet (start, lapse, failures). Retries with backoff.
 - ``busy``: consuming; protection is renewed while anything is reserved, active or held for an ETA.
 - ``draining``: idle, consumption paused, still protected; a message received now or a backlog revives it.
 - ``released``: protection off, not consuming; a backlog makes it protect, check ECS's desiredStatus, resume.
+  Self-retire lowers desiredCount only from here, and only once a release has been confirmed by ECS.
 - ``doomed``: ECS is stopping the task (desiredStatus STOPPED): never consume again, wait for SIGTERM.
 - ``stopping``: SIGTERM (warm or cold) or self-retire: nothing is consumed or started again.
 """
@@ -55,7 +56,7 @@ class State:
     :param protected: protection confirmed on and not lapsed (by the guard's clock).
     :param consuming: the task consumer consumes from the worker's queues.
     :param pending: the I/O operation in flight, "" if none.
-    :param failure: kind of the last failed call of ``pending``'s sort ("" after a success).
+    :param failure: kind of the last failed protect, release or desiredStatus call ("" after one succeeds).
     """
 
     phase: str = WAITING
@@ -68,7 +69,7 @@ class State:
     @property
     def may_consume(self) -> bool:
         """Whether consuming, and starting a received message, is allowed now."""
-        if self.phase in (DOOMED, STOPPING):
+        if self.phase in (DOOMED, STOPPING) or self.pending == RETIRE:  # a retiring worker takes nothing
             return False
         if self.policy == CONSUME:
             return True
@@ -219,16 +220,20 @@ def _tick(state: State, tick: Tick) -> tuple[State, list[Action]]:
     if phase in (WAITING, RELEASED) and retry_ok:
         if state.protected:
             return _io(state, DESIRED_STATUS)  # protected again: ask ECS before consuming
-        if phase == WAITING:
+        if phase == WAITING or tick.busy:  # released but holding an ETA message: revive, as for a backlog
             return _io(state, PROTECT)
-        return _io(state, RETIRE if tick.retire_due else BACKLOG)
+        if tick.retire_due:
+            # A failed release may have left ECS protecting the task: retiring then would make ECS stop
+            # another task besides this one. Confirm the release first (found by the model's retire check).
+            return _io(state, RELEASE if state.failure else RETIRE)
+        return _io(state, BACKLOG)
     return state, []
 
 
 def _done(state: State, done: Done) -> tuple[State, list[Action]]:
     if state.phase in (DOOMED, STOPPING):
         return state, []
-    if done.op in (PROTECT, DESIRED_STATUS):
+    if done.op in (PROTECT, DESIRED_STATUS, RELEASE):
         state = replace(state, failure="" if done.ok else done.kind or "retryable")
     return _OUTCOMES[done.op](state, done)
 

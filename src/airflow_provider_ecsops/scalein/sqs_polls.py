@@ -17,6 +17,9 @@ log = logging.getLogger(__name__)
 def return_polls_of_paused_queues(channel: Any) -> None:
     """Make ``channel`` (a kombu SQS channel; any other is left alone) return late polls of paused queues.
 
+    Install it before the channel's first poll: kombu binds ``_on_messages_ready`` into each poll's callback
+    when the poll starts, so a poll started earlier still delivers through the original.
+
     :param channel: the task consumer's channel (``consumer.task_consumer.channel``).
     """
     deliver = getattr(channel, "_on_messages_ready", None)
