@@ -152,7 +152,7 @@ def run_fleet(fleet: str, options: RunOptions, out: Path, stop: threading.Event)
     # The last wave B run ends ~9 units into the final period, a unit before the window's end; a killed one
     # counts as lost once it has been "running" stuck_after past its expected end (or failed by the heartbeat
     # timeout before that), a message held by a killed worker as stuck once queued stuck_after.
-    settle = stuck_after + 10
+    settle = stuck_after + 20
     stack = RaceStack(
         run=options.mode_name,
         fleet=fleet,
@@ -240,7 +240,8 @@ def progress(
         counts = classify_counts(schedule, db_url, schedule.start_date, until, stuck_after)
         stats = scaler.stats
         print(
-            f"[{fleet}] period {min(done, periods)}/{periods}: completed {counts['completed']}, lost {counts['lost']}, "
+            f"[{fleet}] {f'period {done}/{periods}' if done <= periods else 'settling'}: "
+            f"completed {counts['completed']}, lost {counts['lost']}, "
             f"stuck {counts['stuck']}, scale-ins {stats['scale_ins']}, SIGTERMs {stats['sigterm']} "
             f"(busy {stats['busy_at_sigterm']}); {max(0.0, deadline - time.monotonic()):.0f}s left",
             flush=True,
