@@ -180,7 +180,7 @@ def run_fleet(fleet: str, options: RunOptions, out: Path, stop: threading.Event)
         try:
             scaler.warm_up()
             dag_ids = [d.dag_id for d in RaceSchedule(prefix=stack.prefix, time_scale=mode.time_scale).dags]
-            ready = stack.wait_ready(dag_ids, READY_TIMEOUT_SECONDS)
+            ready = stack.wait_ready(dag_ids, READY_TIMEOUT_SECONDS, stop)
             start = slot_zero(
                 datetime.now(UTC), timedelta(seconds=unit), READY_LEAD_SECONDS, mode.phase_minutes
             )

@@ -14,6 +14,7 @@ every group that is left, so nothing outlives the run.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import secrets
@@ -21,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -329,6 +331,7 @@ class RaceStack:
             import boto3
             from moto.server import ThreadedMotoServer
 
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
             port = free_port()
             self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
             self._moto.start()  # type: ignore[attr-defined]
@@ -344,12 +347,13 @@ class RaceStack:
                 QueueName=self.queue, Attributes={"VisibilityTimeout": str(self.sqs_visibility_seconds)}
             )
 
-    def wait_ready(self, dag_ids: list[str], timeout: float) -> float:
+    def wait_ready(self, dag_ids: list[str], timeout: float, stop: threading.Event) -> float:
         """Wait until the API server answers, the scheduler heartbeats, the set's DAGs are serialized, every worker consumes and one
         task of the set has completed end to end; return the seconds it took.
 
         :param dag_ids: the set's DAGs.
         :param timeout: seconds before giving up with what is still missing.
+        :param stop: set to give up at once (Ctrl-C, SIGTERM, the other fleet failed).
         """
         import psycopg2
 
@@ -369,7 +373,7 @@ class RaceStack:
                 (dag_ids,),
             ),
         }
-        self._wait_for_api(timeout)
+        self._wait_for_api(timeout, stop)
         missing = list(checks)
         conn = psycopg2.connect(self.db_url.replace("+psycopg2", ""))
         conn.autocommit = True
@@ -385,7 +389,8 @@ class RaceStack:
                 missing += [f"worker {w.name} consuming" for w in self.workers if not w.ready]
                 if not missing:
                     return time.monotonic() - began
-                time.sleep(1)
+                if stop.wait(1):
+                    raise RuntimeError(f"fleet {self.fleet}: stopped while waiting for {', '.join(missing)}")
         finally:
             conn.close()
         raise RuntimeError(
@@ -405,7 +410,7 @@ class RaceStack:
                 command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
 
-    def _wait_for_api(self, timeout: float = 180) -> None:
+    def _wait_for_api(self, timeout: float, stop: threading.Event) -> None:
         import urllib.request
 
         deadline = time.monotonic() + timeout
@@ -417,7 +422,10 @@ class RaceStack:
                 ):
                     return
             except OSError:
-                time.sleep(1)
+                if stop.wait(1):
+                    raise RuntimeError(
+                        f"fleet {self.fleet}: stopped while waiting for the API server"
+                    ) from None
         raise RuntimeError(f"the API server did not answer within {timeout:.0f}s; see {self.logs}")
 
     def launch_worker(self) -> Worker:
