@@ -27,11 +27,14 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from airflow_provider_ecsops.testing.fake_ecs_agent import FakeEcsAgent
 from airflow_provider_ecsops.testing.race.identity import HOSTNAME_ENV
 from airflow_provider_ecsops.testing.services import ensure_service
+
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
 
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/{db}"
@@ -205,7 +208,7 @@ class RaceStack:
     jwt_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     api_port: int = field(default_factory=free_port)
     sqs_endpoint: str | None = None
-    _moto: object | None = None
+    _moto: ThreadedMotoServer | None = None
 
     @property
     def queue(self) -> str:
@@ -334,7 +337,7 @@ class RaceStack:
             logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
             port = free_port()
             self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-            self._moto.start()  # type: ignore[attr-defined]
+            self._moto.start()
             self.sqs_endpoint = f"http://127.0.0.1:{port}"
             # Created here with the scaled visibility timeout, the attribute kombu would set on creation.
             boto3.client(
@@ -466,7 +469,7 @@ class RaceStack:
             proc.wait()
         self.agent.stop()
         if self._moto is not None:
-            self._moto.stop()  # type: ignore[attr-defined]
+            self._moto.stop()
 
 
 def kill_group(proc: subprocess.Popen, sig: int) -> None:
