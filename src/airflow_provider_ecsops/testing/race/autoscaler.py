@@ -14,8 +14,8 @@ Model, checked every ``tick``:
   scale-in protected (read from the fake agent); ECS documents no other rule among those (AZ balance aside).
   ``victims="random"``: the stop lands at a uniform draw in the window and picks a uniform (seeded) candidate.
   ``victims="adversarial"``, ECS's legal worst case: the stop lands at the first moment of the window when an
-  unprotected worker holds a message (received, not finished: the field report's "task lands on a container
-  slated for removal") and picks such a worker; with none by the window's end it picks a uniform candidate.
+  unprotected worker runs a task instance (the field report's "task lands on a container slated for removal",
+  once it has started) and picks such a worker; with none by the window's end it picks a uniform candidate.
   If every candidate is protected the stop waits and is retried each tick; a later scale-out cancels waiting
   stops (the service's desired count went up again).
 - **Stop**: SIGTERM to the worker's main process (what ECS sends to the container), SIGKILL to its whole process
@@ -177,10 +177,16 @@ class Autoscaler:
         candidates = [w for w in self.up if w.task_arn not in protected]
         if len(self.up) <= self.min_workers or not candidates:
             return False
-        holding = [w for w in candidates if w.held()] if self.victims == "adversarial" else []
-        if not holding and held_only:
+        # Adversarial: a worker whose task instance is already running (SIGKILL then loses it for sure); a
+        # message held but not yet started may still be restored by Celery's warm shutdown (seen on Redis).
+        busy = (
+            [w for w in candidates if self._query(RUNNING_SQL, w.name)]
+            if self.victims == "adversarial"
+            else []
+        )
+        if not busy and held_only:
             return False
-        victim = self.rng.choice(holding or candidates)
+        victim = self.rng.choice(busy or candidates)
         held = victim.held()
         victim.sigterm_at = now
         victim.proc.send_signal(signal.SIGTERM)
