@@ -30,7 +30,9 @@ import random
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,14 @@ from airflow_provider_ecsops.testing.race.stack import RaceStack, Worker, kill_g
 
 LOAD_SQL = "SELECT count(*) FROM task_instance WHERE state IN ('queued', 'running')"
 RUNNING_SQL = "SELECT count(*) FROM task_instance WHERE state = 'running' AND hostname = %s"
+RUNNING_RUNS_SQL = (
+    "SELECT dr.logical_date, ti.start_date FROM task_instance ti"
+    " JOIN dag_run dr ON dr.dag_id = ti.dag_id AND dr.run_id = ti.run_id"
+    " WHERE ti.state = 'running' AND ti.hostname = %s"
+)
+# Seconds a victim's task must have left beyond the stop timeout, so the SIGKILL surely lands on it (the DB's
+# start_date precedes the task's first tick, which only makes the margin larger).
+KILL_MARGIN_SECONDS = 1.0
 VICTIMS = ("random", "adversarial")
 
 
@@ -60,6 +70,8 @@ class Autoscaler:
     :param events_path: JSON-lines file of every decision, launch and stop.
     :param concurrency: task slots per worker.
     :param victims: ``random`` or ``adversarial`` (see the module docstring).
+    :param run_seconds: expected length of a run by its logical date (the set's schedule); with it, an
+        adversarial victim is one whose running task outlives the stop timeout, so its SIGKILL loses the run.
     :param min_workers: floor of the fleet (field report: 1).
     :param max_workers: ceiling of the fleet (field report: 4).
     :param idle_units: idle time before scaling in (MWAA: 2 minutes).
@@ -74,6 +86,7 @@ class Autoscaler:
     events_path: Path
     concurrency: int = 1
     victims: str = "random"
+    run_seconds: Callable[[datetime], float] | None = None
     min_workers: int = 1
     max_workers: int = 4
     idle_units: float = 2
@@ -107,7 +120,7 @@ class Autoscaler:
         with self.events_path.open("a") as f:
             f.write(json.dumps({"time": time.time(), "action": action, **details}) + "\n")
 
-    def _query(self, sql: str, *params: Any) -> int:
+    def _rows(self, sql: str, *params: Any) -> list[tuple]:
         import psycopg2
 
         try:
@@ -117,10 +130,25 @@ class Autoscaler:
             self._db = self._connect()
             return self._fetch(sql, params)
 
-    def _fetch(self, sql: str, params: tuple) -> int:
+    def _query(self, sql: str, *params: Any) -> int:
+        return self._rows(sql, *params)[0][0]
+
+    def _fetch(self, sql: str, params: tuple) -> list[tuple]:
         with self._db.cursor() as cur:
             cur.execute(sql, params)
-            return cur.fetchone()[0]
+            return cur.fetchall()
+
+    def _outlives_stop(self, worker: Worker) -> bool:
+        """Whether ``worker`` runs a task instance with more than the stop timeout (and a margin) left."""
+        if self.run_seconds is None:
+            return bool(self._query(RUNNING_SQL, worker.name))
+        wall = datetime.now(UTC)
+        return any(
+            self.run_seconds(logical_date) - (wall - started).total_seconds()
+            > self.stop_timeout_seconds + KILL_MARGIN_SECONDS
+            for logical_date, started in self._rows(RUNNING_RUNS_SQL, worker.name)
+            if logical_date is not None and started is not None
+        )
 
     @property
     def up(self) -> list[Worker]:
@@ -177,13 +205,10 @@ class Autoscaler:
         candidates = [w for w in self.up if w.task_arn not in protected]
         if len(self.up) <= self.min_workers or not candidates:
             return False
-        # Adversarial: a worker whose task instance is already running (SIGKILL then loses it for sure); a
-        # message held but not yet started may still be restored by Celery's warm shutdown (seen on Redis).
-        busy = (
-            [w for w in candidates if self._query(RUNNING_SQL, w.name)]
-            if self.victims == "adversarial"
-            else []
-        )
+        # Adversarial: a worker whose running task instance outlives the stop timeout (the SIGKILL then loses
+        # it for sure); a message held but not yet started may still be restored by Celery's warm shutdown
+        # (seen on Redis), and a task about to end may finish within the stop timeout (seen: 2 of 3 victims).
+        busy = [w for w in candidates if self._outlives_stop(w)] if self.victims == "adversarial" else []
         if not busy and held_only:
             return False
         victim = self.rng.choice(busy or candidates)

@@ -166,6 +166,8 @@ def run_fleet(fleet: str, options: RunOptions, out: Path, stop: threading.Event)
         stop_timeout_seconds=scaled_stop,
         prefix="race",
     )
+    # The DAG files' own schedule (same start date), for the runs' lengths.
+    lengths = RaceSchedule(prefix=stack.prefix, time_scale=mode.time_scale, start_date=dags_start)
     with stack:
         scaler = Autoscaler(
             stack,
@@ -175,11 +177,12 @@ def run_fleet(fleet: str, options: RunOptions, out: Path, stop: threading.Event)
             out / "events.jsonl",
             concurrency=options.concurrency,
             victims=mode.victims,
+            run_seconds=lambda when: lengths.ticks_at(when) * lengths.tick.total_seconds(),
             idle_units=mode.idle_units,
         )
         try:
             scaler.warm_up()
-            dag_ids = [d.dag_id for d in RaceSchedule(prefix=stack.prefix, time_scale=mode.time_scale).dags]
+            dag_ids = [d.dag_id for d in lengths.dags]
             ready = stack.wait_ready(dag_ids, READY_TIMEOUT_SECONDS, stop)
             start = slot_zero(
                 datetime.now(UTC), timedelta(seconds=unit), READY_LEAD_SECONDS, mode.phase_minutes
