@@ -1,55 +1,93 @@
 """``python -m airflow_provider_ecsops.testing.race``: run the race set on a guarded and/or an unguarded
-local fleet under the autoscaler simulator, then the race report per fleet, and print the comparison table.
+local fleet under the autoscaler simulator, then the race report per fleet, and print the comparison table;
+``--seeds K`` runs K seeds one after the other and adds the campaign's totals.
 
 Each fleet gets its own metadata database (``ecsops_race_<mode>_on`` / ``_off``, cloned from one migrated
-template), its own Redis database (short 10 / 11, long 12 / 13; flushed) and its own directory
-``<out>/<mode>/<fleet>/`` with the
-process logs, the autoscaler's ``events.jsonl`` and the report (``report.html``, ``report.json``,
-``report.txt``). The databases are left in place so the report can be re-run with ``ecsops-race-report``.
+template), its own broker queue ``ecsops-race-<mode>-<fleet>`` (Redis: its own database, short 10 / 11, long
+12 / 13 by default, flushed; SQS: its own moto server) and its own directory ``<out>/<mode>/<fleet>/`` (per
+seed ``<out>/<mode>/seed-<seed>/<fleet>/`` in a campaign) with the process logs, the autoscaler's
+``events.jsonl`` and the report (``report.html``, ``report.json``, ``report.txt``). The databases are left in
+place so the report can be re-run with ``ecsops-race-report``.
+
+A run: start the stack with the DAGs' start date at the current hour (earlier slots' runs warm the fleet up),
+wait until it is ready (:meth:`RaceStack.wait_ready`), then judge ``periods`` periods from the next period
+boundary at one of the mode's phase minutes. One progress line per fleet and period goes to stdout.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import shutil
 import signal
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from airflow_provider_ecsops.testing.race.autoscaler import Autoscaler
-from airflow_provider_ecsops.testing.race.stack import RaceStack, migrate_template
+from airflow_provider_ecsops.testing.race.autoscaler import VICTIMS, Autoscaler
+from airflow_provider_ecsops.testing.race.campaign import FLEET_NAMES, campaign_table, markdown
+from airflow_provider_ecsops.testing.race.stack import BROKERS, RaceStack, migrate_template
 
-REDIS_DB = {("short", "on"): 10, ("short", "off"): 11, ("long", "on"): 12, ("long", "off"): 13}
-STARTUP_LEAD_SECONDS = 50  # API server, DAG processor and scheduler up and the DAGs serialized before slot 0
+REDIS_DB = {"short": 10, "long": 12}  # the guarded fleet's; the unguarded fleet's is the next one
+READY_TIMEOUT_SECONDS = 300  # a cold machine needs minutes to import Airflow in a dozen processes at once
+READY_LEAD_SECONDS = 3.0  # between the stack being ready and the first judged slot
 
 
 @dataclass(frozen=True)
 class Mode:
-    """How long and how fast a run is.
+    """How long and how fast a run is, and the simulator's choices that depend on it.
 
     :param time_scale: the DAG set's time scale (0.05: a minute lasts 3 s, a period 30 s).
     :param periods: periods of the set judged by the report (8 task runs each).
-    :param phase_minute: scaled minute of the hour of the first slot; ``None``: the next period.
+    :param phase_minutes: scaled minutes of the hour the first judged slot may be at; empty: any period.
+    :param idle_units: the simulator's idle time before a scale-in, in scaled minutes (MWAA: 2).
+    :param victims: the simulator's victim rule (``random`` or ``adversarial``, see ``autoscaler.py``).
     """
 
     time_scale: float
     periods: int
-    phase_minute: int | None = None
+    phase_minutes: tuple[int, ...] = ()
+    idle_units: float = 2
+    victims: str = "random"
 
 
-# Short: the four periods of the scaled hour whose wave A ends early enough for an idle window before wave B
-# (minutes 20-59: 10 down to 7 ticks), so CI always covers the racy part of the set. Long: 26 periods (208
-# runs), every minute of the hour.
+# Short (CI): four periods from the first boundary after the stack is ready (no wait for a phase: any four
+# periods include two or more of minutes 20-59, whose wave A ends early enough for an idle window before wave B).
+# Its idle rule is 1 scaled minute, not MWAA's 2: Airflow's unscaled per-task overhead (1-3 s, more on a loaded
+# machine) ends wave A that much later, and on a slow machine (CI) the 6 s window before wave B never opened
+# (0 scale-ins in both fleets). Its victims are adversarial, so the race shows in every run.
+# Long: 26 periods (208 runs) from any minute, MWAA's rule and ECS's random victims.
 MODES = {
-    "short": Mode(time_scale=0.05, periods=4, phase_minute=20),
+    "short": Mode(time_scale=0.05, periods=4, idle_units=1, victims="adversarial"),
     "long": Mode(time_scale=0.05, periods=26),
 }
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What one run of both fleets is made of (the command line's options).
+
+    :param mode_name: ``short`` or ``long`` (database, queue and directory names).
+    :param mode: time scale, length and the simulator's choices.
+    :param broker: ``redis``, ``sqs`` or ``amqp``.
+    :param concurrency: task slots per worker.
+    :param seed: seed of the simulator.
+    :param stop_timeout: unscaled stop timeout in seconds (Fargate: at most 120).
+    :param redis_db: Redis database of the guarded fleet; the unguarded fleet uses the next one.
+    :param sabotage_guard: run the fleet ``on`` without the guard (to show that the CI test fails then).
+    """
+
+    mode_name: str
+    mode: Mode
+    broker: str = "redis"
+    concurrency: int = 1
+    seed: int = 20211025
+    stop_timeout: float = 30.0
+    redis_db: int = 10
+    sabotage_guard: bool = False
 
 
 @dataclass
@@ -57,6 +95,7 @@ class FleetResult:
     """The figures of one fleet: the report's tallies plus what the simulator did."""
 
     fleet: str
+    seed: int
     expected: int
     completed: int
     lost: int
@@ -67,100 +106,175 @@ class FleetResult:
     sigterm: int
     busy_at_sigterm: int
     sigkill: int
+    ready_seconds: float
     wall_seconds: float
     html: str
 
 
-def slot_zero(now: datetime, unit: timedelta, lead_seconds: float, phase_minute: int | None) -> datetime:
-    """First period boundary at least ``lead_seconds`` after ``now``, at scaled minute ``phase_minute`` of the
-    scaled hour if given (the set's clock counts from the hour, so that is where its durations repeat).
+def slot_zero(
+    now: datetime, unit: timedelta, lead_seconds: float, phase_minutes: tuple[int, ...]
+) -> datetime:
+    """First period boundary at least ``lead_seconds`` after ``now``, at one of the scaled minutes
+    ``phase_minutes`` of the scaled hour if given (the set's clock counts from the hour, so that is where its
+    durations repeat).
 
     :param now: current time (UTC).
     :param unit: one scaled minute.
     :param lead_seconds: time the stack needs before the first slot.
-    :param phase_minute: scaled minute of the hour to start at (a multiple of the 10-minute period), or ``None``.
+    :param phase_minutes: scaled minutes of the hour to start at (multiples of the 10-minute period), or empty.
     """
     hour = now.replace(minute=0, second=0, microsecond=0)
     period = unit * 10
-    slot = hour + period * math.ceil((now + timedelta(seconds=lead_seconds) - hour) / period)
-    while phase_minute is not None and int((slot - hour) / unit) % 60 != phase_minute:
+    slot = hour + period * -((hour - now - timedelta(seconds=lead_seconds)) // period)
+    while phase_minutes and int((slot - hour) / unit) % 60 not in phase_minutes:
         slot += period
     return slot
 
 
-def run_fleet(
-    run: str,
-    fleet: str,
-    mode: Mode,
-    out: Path,
-    seed: int,
-    stop_timeout: float,
-    start: datetime,
-    stop: threading.Event,
-) -> FleetResult:
+def run_fleet(fleet: str, options: RunOptions, out: Path, stop: threading.Event) -> FleetResult:
     """Run one fleet for ``mode.periods`` periods of the set, report, and tear everything down.
 
-    :param run: the mode's name (databases ``ecsops_race_<run>_<fleet>``).
     :param fleet: ``on`` (guarded) or ``off``.
-    :param mode: time scale and length.
+    :param options: the run's options.
     :param out: the fleet's output directory (emptied first).
-    :param seed: seed of the simulator.
-    :param stop_timeout: unscaled stop timeout in seconds (Fargate: at most 120).
-    :param start: the set's start date, the first slot judged.
     :param stop: set to end the run early (the stack is torn down all the same).
     """
     from airflow_provider_ecsops.replication.schedule import RaceSchedule
 
     began = time.monotonic()
+    mode = options.mode
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     unit = 60 * mode.time_scale
-    schedule = RaceSchedule(prefix="race", time_scale=mode.time_scale, start_date=start)
-    until = start + schedule.period * mode.periods - timedelta(seconds=1)
-    scaled_stop = stop_timeout * mode.time_scale
+    dags_start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    scaled_stop = options.stop_timeout * mode.time_scale
     stuck_after = max(15.0, 3 * unit)
-    # The last wave B run ends ~9 units into the final period; a killed one counts as lost once it has been
-    # "running" stuck_after past its expected end (or failed by the heartbeat timeout before that).
-    settle = 10 * unit + stuck_after + 5
+    # The last wave B run ends ~9 units into the final period, a unit before the window's end; a killed one
+    # counts as lost once it has been "running" stuck_after past its expected end (or failed by the heartbeat
+    # timeout before that), a message held by a killed worker as stuck once queued stuck_after.
+    settle = stuck_after + 20
     stack = RaceStack(
-        run=run,
+        run=options.mode_name,
         fleet=fleet,
+        guarded=fleet == "on" and not options.sabotage_guard,
         out_dir=out,
-        redis_db=REDIS_DB[run, fleet],
+        broker=options.broker,
+        redis_db=options.redis_db + (fleet == "off"),
+        concurrency=options.concurrency,
         time_scale=mode.time_scale,
-        start_date=start,
+        start_date=dags_start,
         stop_timeout_seconds=scaled_stop,
-        prefix=schedule.prefix,
+        prefix="race",
     )
+    # The DAG files' own schedule (same start date), for the runs' lengths.
+    lengths = RaceSchedule(prefix=stack.prefix, time_scale=mode.time_scale, start_date=dags_start)
     with stack:
-        scaler = Autoscaler(stack, unit, scaled_stop, seed, out / "events.jsonl")
+        scaler = Autoscaler(
+            stack,
+            unit,
+            scaled_stop,
+            options.seed,
+            out / "events.jsonl",
+            concurrency=options.concurrency,
+            victims=mode.victims,
+            run_seconds=lambda when: lengths.ticks_at(when) * lengths.tick.total_seconds(),
+            idle_units=mode.idle_units,
+        )
         try:
+            scaler.warm_up()
+            dag_ids = [d.dag_id for d in lengths.dags]
+            ready = stack.wait_ready(dag_ids, READY_TIMEOUT_SECONDS, stop)
+            start = slot_zero(
+                datetime.now(UTC), timedelta(seconds=unit), READY_LEAD_SECONDS, mode.phase_minutes
+            )
+            schedule = RaceSchedule(prefix=stack.prefix, time_scale=mode.time_scale, start_date=start)
+            until = start + schedule.period * mode.periods - timedelta(seconds=1)
+            print(
+                f"[{fleet}] ready after {ready:.0f}s; judging {mode.periods} periods from {start:%H:%M:%S}",
+                flush=True,
+            )
             now = time.monotonic()
             begin = now + (start - datetime.now(UTC)).total_seconds()
-            scaler.run(begin, now + (until - datetime.now(UTC)).total_seconds() + settle, stop)
+            deadline = now + (until - datetime.now(UTC)).total_seconds() + settle
+
+            # Off the simulator's loop: a slow report query must not delay a SIGKILL.
+            reporter = threading.Thread(
+                target=progress,
+                args=(fleet, scaler, schedule, stack.db_url, (begin, deadline, until, stuck_after), stop),
+                daemon=True,
+            )
+            reporter.start()
+            scaler.run(begin, deadline, stop)
         finally:
             scaler.close()
         figures = report(schedule, stack.db_url, start, until, out, stuck_after)
     return FleetResult(
         fleet=fleet,
+        seed=options.seed,
         **figures,
         **scaler.stats,
+        ready_seconds=round(ready, 1),
         wall_seconds=round(time.monotonic() - began, 1),
         html=str(out / "report.html"),
     )
 
 
-def report(schedule, db_url: str, since: datetime, until: datetime, out: Path, stuck_after: float) -> dict:
-    """The race report of one fleet into ``out`` (HTML, JSON, console text); return its headline counts."""
-    from airflow_provider_ecsops.replication.classify import classify, tallies
+def progress(
+    fleet: str,
+    scaler: Autoscaler,
+    schedule,
+    db_url: str,
+    window: tuple[float, float, datetime, float],
+    stop: threading.Event,
+) -> None:
+    """Print one line per judged period: the report's counts so far, the simulator's and the time left.
+
+    :param window: monotonic begin and deadline, the last judged slot and the stuck threshold.
+    """
+    begin, deadline, until, stuck_after = window
+    period = schedule.period.total_seconds()
+    periods = round((until - schedule.start_date).total_seconds() / period)
+    done = 0
+    while (
+        not stop.wait(max(0.0, begin + (done + 1) * period - time.monotonic()))
+        and time.monotonic() < deadline
+    ):
+        done += 1
+        counts = classify_counts(schedule, db_url, schedule.start_date, until, stuck_after)
+        stats = scaler.stats
+        print(
+            f"[{fleet}] {f'period {done}/{periods}' if done <= periods else 'settling'}: "
+            f"completed {counts['completed']}, lost {counts['lost']}, "
+            f"stuck {counts['stuck']}, scale-ins {stats['scale_ins']}, SIGTERMs {stats['sigterm']} "
+            f"(busy {stats['busy_at_sigterm']}); {max(0.0, deadline - time.monotonic()):.0f}s left",
+            flush=True,
+        )
+
+
+def slot_results(schedule, db_url: str, since: datetime, until: datetime, stuck_after: float) -> list:
+    """The race report's verdicts on the slots of ``[since, until]`` that are due by now."""
+    from airflow_provider_ecsops.replication.classify import classify
     from airflow_provider_ecsops.replication.dags import TASK_ID
     from airflow_provider_ecsops.replication.observations import observations_from_db
+
+    now = datetime.now(UTC)
+    observations = observations_from_db(db_url, [d.dag_id for d in schedule.dags], TASK_ID)
+    return classify(schedule, observations, since, min(until, now), now, timedelta(seconds=stuck_after))
+
+
+def classify_counts(schedule, db_url: str, since: datetime, until: datetime, stuck_after: float):
+    """The class counts of :func:`slot_results` (for the progress lines)."""
+    from airflow_provider_ecsops.replication.classify import tallies
+
+    return tallies(slot_results(schedule, db_url, since, until, stuck_after))["all"]["all"].counts
+
+
+def report(schedule, db_url: str, since: datetime, until: datetime, out: Path, stuck_after: float) -> dict:
+    """The race report of one fleet into ``out`` (HTML, JSON, console text); return its headline counts."""
+    from airflow_provider_ecsops.replication.classify import tallies
     from airflow_provider_ecsops.replication.render import to_console, to_html, to_json, write_json
 
-    observations = observations_from_db(db_url, [d.dag_id for d in schedule.dags], TASK_ID)
-    results = classify(
-        schedule, observations, since, until, datetime.now(UTC), timedelta(seconds=stuck_after)
-    )
+    results = slot_results(schedule, db_url, since, until, stuck_after)
     (out / "report.txt").write_text(to_console(results, since, until))
     (out / "report.html").write_text(to_html(results, since, until), encoding="utf-8")
     write_json(str(out / "report.json"), to_json(schedule, results, since, until))
@@ -177,6 +291,7 @@ def report(schedule, db_url: str, since: datetime, until: datetime, out: Path, s
 
 COLUMNS = (
     ("fleet", "fleet"),
+    ("seed", "seed"),
     ("expected", "expected runs"),
     ("completed", "completed"),
     ("lost", "lost"),
@@ -186,20 +301,17 @@ COLUMNS = (
     ("sigterm", "SIGTERMs"),
     ("busy_at_sigterm", "busy at SIGTERM"),
     ("sigkill", "SIGKILLs"),
+    ("ready_seconds", "ready s"),
     ("wall_seconds", "wall s"),
 )
 
 
 def table(results: list[FleetResult]) -> str:
     """The comparison as a Markdown table (readable on a console too)."""
-    names = {"on": "guarded", "off": "unguarded"}
-    rows = [[h for _, h in COLUMNS]] + [
-        [names.get(str(v), str(v)) for v in (getattr(r, k) for k, _ in COLUMNS)] for r in results
-    ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + " |" for row in rows]
-    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(lines)
+    return markdown(
+        [[h for _, h in COLUMNS]]
+        + [[FLEET_NAMES.get(str(v), str(v)) for v in (getattr(r, k) for k, _ in COLUMNS)] for r in results]
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -207,12 +319,32 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=sorted(MODES), default="short")
     p.add_argument("--guard", choices=("on", "off", "both"), default="both")
     p.add_argument("--periods", type=int, help="override the mode's number of periods")
+    p.add_argument("--broker", choices=BROKERS, default="redis", help="Celery broker (default %(default)s)")
+    p.add_argument("--concurrency", type=int, default=1, help="task slots per worker (default %(default)s)")
     p.add_argument("--seed", type=int, default=20211025, help="simulator seed (default %(default)s)")
+    p.add_argument(
+        "--seeds", type=int, default=1, help="a campaign: this many seeds from --seed on, one after the other"
+    )
+    p.add_argument(
+        "--victims",
+        choices=VICTIMS,
+        help="override the mode's victim rule (short: adversarial, long: random)",
+    )
     p.add_argument(
         "--stop-timeout",
         type=float,
         default=30.0,
         help="unscaled ECS stopTimeout in s: ECS's default 30, Fargate's maximum 120 (default %(default)s)",
+    )
+    p.add_argument(
+        "--redis-db",
+        type=int,
+        help="Redis db of the guarded fleet, the next one the unguarded's (short 10, long 12)",
+    )
+    p.add_argument(
+        "--sabotage-guard",
+        action="store_true",
+        help="run the guarded fleet WITHOUT the guard, everything else equal: shows that the CI test can fail",
     )
     p.add_argument(
         "--sequential", action="store_true", help="run the fleets one after the other (default: side by side)"
@@ -227,60 +359,83 @@ def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def run_both(fleets: list[str], options: RunOptions, out: Path, sequential: bool) -> list[FleetResult]:
+    """Run ``fleets`` (side by side unless ``sequential``) with ``options``; their results in that order."""
+    results: dict[str, FleetResult] = {}
+    stop = threading.Event()
+
+    def one(fleet: str) -> None:
+        results[fleet] = run_fleet(fleet, options, out / fleet, stop)
+
+    if sequential or len(fleets) == 1:
+        for fleet in fleets:
+            one(fleet)
+        return [results[f] for f in fleets]
+    errors: list[BaseException] = []
+
+    def guarded_one(fleet: str) -> None:
+        try:
+            one(fleet)
+        except BaseException as exc:  # surfaced below, after both threads ended
+            errors.append(exc)
+            stop.set()  # the other fleet's run would prove nothing alone
+
+    threads = [threading.Thread(target=guarded_one, args=(f,)) for f in fleets]
+    for t in threads:
+        t.start()
+    try:
+        while any(t.is_alive() for t in threads):
+            time.sleep(0.5)
+    finally:
+        stop.set()  # on Ctrl-C / SIGTERM the fleets wind down and kill their processes
+        for t in threads:
+            t.join()
+    if errors:
+        raise errors[0]
+    return [results[f] for f in fleets]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     mode = MODES[args.mode]
     if args.periods:
-        mode = Mode(mode.time_scale, args.periods, mode.phase_minute)
+        mode = replace(mode, periods=args.periods)
+    if args.victims:
+        mode = replace(mode, victims=args.victims)
     signal.signal(signal.SIGTERM, _raise_interrupt)  # so every stack's finally runs
     fleets = ["off", "on"] if args.guard == "both" else [args.guard]
     out = args.out / args.mode
     out.mkdir(parents=True, exist_ok=True)
     migrate_template(args.mode, out / "template-home", out)
-    results: dict[str, FleetResult] = {}
-    unit = timedelta(seconds=60 * mode.time_scale)
-
-    stop = threading.Event()
-
-    def one(fleet: str) -> None:
-        start = slot_zero(datetime.now(UTC), unit, STARTUP_LEAD_SECONDS, mode.phase_minute)
-        results[fleet] = run_fleet(
-            args.mode, fleet, mode, out / fleet, args.seed, args.stop_timeout, start, stop
-        )
-
-    if not args.sequential and len(fleets) > 1:
-        errors: list[BaseException] = []
-
-        def guarded_one(fleet: str) -> None:
-            try:
-                one(fleet)
-            except BaseException as exc:  # surfaced below, after both threads ended
-                errors.append(exc)
-
-        threads = [threading.Thread(target=guarded_one, args=(f,)) for f in fleets]
-        for t in threads:
-            t.start()
-        try:
-            while any(t.is_alive() for t in threads):
-                time.sleep(0.5)
-        finally:
-            stop.set()  # on Ctrl-C / SIGTERM the fleets wind down and kill their processes
-            for t in threads:
-                t.join()
-        if errors:
-            raise errors[0]
-    else:
-        for fleet in fleets:
-            one(fleet)
-    ordered = [results[f] for f in fleets]
-    print(
-        f"scale-down race, mode {args.mode}: time scale {mode.time_scale}, {mode.periods} periods, "
-        f"stop timeout {args.stop_timeout:g}s (scaled {args.stop_timeout * mode.time_scale:g}s), seed {args.seed}"
+    options = RunOptions(
+        mode_name=args.mode,
+        mode=mode,
+        broker=args.broker,
+        concurrency=args.concurrency,
+        stop_timeout=args.stop_timeout,
+        redis_db=args.redis_db if args.redis_db is not None else REDIS_DB[args.mode],
+        sabotage_guard=args.sabotage_guard,
     )
-    print(table(ordered))
-    for r in ordered:
-        print(f"{r.fleet}: {r.html}")
-    (out / "summary.json").write_text(json.dumps([asdict(r) for r in ordered], indent=2))
+    seeds = [args.seed + i for i in range(args.seeds)]
+    results: list[FleetResult] = []
+    for seed in seeds:
+        seed_out = out if len(seeds) == 1 else out / f"seed-{seed}"
+        results += run_both(fleets, replace(options, seed=seed), seed_out, args.sequential)
+        if len(seeds) > 1:
+            print(f"seed {seed} done ({seeds.index(seed) + 1}/{len(seeds)})", flush=True)
+    print(
+        f"scale-down race, mode {args.mode}: broker {args.broker}, concurrency {args.concurrency}, time scale "
+        f"{mode.time_scale}, {mode.periods} periods, victims {mode.victims}, idle rule {mode.idle_units:g} units, "
+        f"stop timeout {args.stop_timeout:g}s (scaled {args.stop_timeout * mode.time_scale:g}s), "
+        f"seeds {', '.join(map(str, seeds))}"
+        + (", GUARD SABOTAGED in the guarded fleet" if args.sabotage_guard else "")
+    )
+    print(table(results))
+    if len(seeds) > 1:
+        print(campaign_table(results))
+    for r in results:
+        print(f"{r.fleet} seed {r.seed}: {r.html}")
+    (out / "summary.json").write_text(json.dumps([asdict(r) for r in results], indent=2))
     return 0
 
 

@@ -1,0 +1,62 @@
+"""The race lab's pure parts, without a stack: what a worker holds (read from its Celery log), the campaign's
+interval, and where the first judged slot lands."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime, timedelta
+
+from airflow_provider_ecsops.testing.race.campaign import wilson
+from airflow_provider_ecsops.testing.race.run import slot_zero
+from airflow_provider_ecsops.testing.race.stack import Worker
+
+A = "6fb14c47-7cbd-4316-abe3-9126c248dbf8"
+B = "941cbd07-85ae-4315-90e5-38d97ff6efbf"
+C = "c50d15a6-94d5-40e7-82c5-7cd2363ac09a"
+# Lines as Celery 5.6 and the guard write them (from a race run's worker log).
+RECEIVED = (
+    "2026-12-02T00:58:00.731261Z [info     ] Task execute_workload[{id}] received [celery.worker.strategy]"
+)
+SUCCEEDED = "2026-12-02T00:58:16.635751Z [info     ] Task execute_workload[{id}] succeeded in 15.88s: None"
+RETURNED = (
+    "2026-12-02T00:58:17.1Z [warning  ] ecsops scale-in: task {id} received while released (protected=False): "
+    "returned to its queue, not run"
+)
+
+
+def worker(tmp_path) -> Worker:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return Worker(name="off-w1", task_arn="arn", proc=proc, log=tmp_path / "w.log", started=0.0)
+
+
+def test_a_worker_holds_the_messages_it_received_and_has_not_finished(tmp_path):
+    w = worker(tmp_path)
+    w.log.write_text("\n".join([RECEIVED.format(id=A), RECEIVED.format(id=B), SUCCEEDED.format(id=A)]) + "\n")
+    assert w.held() == [B]
+    with w.log.open("a") as f:  # read on from where it stopped; a line being written waits for its newline
+        f.write(RECEIVED.format(id=C) + "\n" + RETURNED.format(id=B) + "\n" + SUCCEEDED.format(id=C)[:30])
+    assert w.held() == [C]
+    with w.log.open("a") as f:
+        f.write(SUCCEEDED.format(id=C)[30:] + "\n")
+    assert w.held() == []
+
+
+def test_a_worker_without_a_log_yet_holds_nothing(tmp_path):
+    assert worker(tmp_path).held() == []
+
+
+def test_the_wilson_interval_is_not_empty_at_zero_incidents():
+    low, high = wilson(0, 600)
+    assert low < 1e-12 and 0.005 < high < 0.007  # ~6.4 per 1,000 at 95%
+    low, high = wilson(3, 208)
+    assert low < 3 / 208 < high
+
+
+def test_slot_zero_is_the_next_period_boundary_after_the_lead_at_an_allowed_phase():
+    unit = timedelta(seconds=3)  # time scale 0.05: a period lasts 30 s, a scaled hour 3 min
+    now = datetime(2026, 12, 2, 1, 11, 4, tzinfo=UTC)
+    assert slot_zero(now, unit, 3, ()) == datetime(2026, 12, 2, 1, 11, 30, tzinfo=UTC)
+    assert slot_zero(now, unit, 30, ()) == datetime(2026, 12, 2, 1, 12, 0, tzinfo=UTC)
+    # 01:13:00 is 260 scaled minutes after the hour: minute 20 of a scaled hour.
+    assert slot_zero(now, unit, 3, (20,)) == datetime(2026, 12, 2, 1, 13, 0, tzinfo=UTC)
