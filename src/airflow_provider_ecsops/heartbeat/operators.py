@@ -20,17 +20,26 @@ class HeartbeatProbesOperator(BaseOperator):
     :param probes: the probes to run.
     :param metrics: when given, this task is the whole heartbeat: it also decides the verdict and
         publishes the metrics (single mode without queue tasks: one task, one scheduling round trip).
+    :param api_conn_id: connection to Airflow's REST API v2 for the exact queued time on Airflow 3.
     """
 
     ui_color = "#d5f5e3"
 
-    def __init__(self, *, probes: Sequence[Probe], metrics: HeartbeatMetrics | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        *,
+        probes: Sequence[Probe],
+        metrics: HeartbeatMetrics | None = None,
+        api_conn_id: str | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         self.probes = list(probes)
         self.metrics = metrics
+        self.api_conn_id = api_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        timing = task_timing(context)
+        timing = task_timing(context, self.api_conn_id)
         results = run_probes(self.probes)
         if self.metrics is not None:
             return decide(self.metrics, self.dag_id, results, [timing])
@@ -38,12 +47,20 @@ class HeartbeatProbesOperator(BaseOperator):
 
 
 class HeartbeatQueueOperator(BaseOperator):
-    """Trivial task proving a worker of its ``queue`` takes work; reports its delays."""
+    """
+    Trivial task proving a worker of its ``queue`` takes work; reports its delays.
+
+    :param api_conn_id: connection to Airflow's REST API v2 for the exact queued time on Airflow 3.
+    """
 
     ui_color = "#d6eaf8"
 
+    def __init__(self, *, api_conn_id: str | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.api_conn_id = api_conn_id
+
     def execute(self, context: Any) -> dict[str, Any]:
-        return {"timing": task_timing(context).to_dict(), "results": []}
+        return {"timing": task_timing(context, self.api_conn_id).to_dict(), "results": []}
 
 
 class HeartbeatVerdictOperator(BaseOperator):
