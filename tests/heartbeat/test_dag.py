@@ -88,7 +88,13 @@ def test_shapes():
     assert sorted(with_queues.task_ids) == ["probes", "queue_default", "queue_gpu_large", "verdict"]
     assert with_queues.get_task("queue_gpu_large").queue == "gpu large"
     assert with_queues.get_task("probes").queue == "ops"
-    assert with_queues.get_task("verdict").upstream_task_ids == {"probes", "queue_default", "queue_gpu_large"}
+    # The verdict follows the probes only: it waits for queue reports until its deadline, so a dead queue
+    # cannot keep it from running.
+    verdict = with_queues.get_task("verdict")
+    assert verdict.upstream_task_ids == {"probes"}
+    assert verdict.report_task_ids == ["probes"]
+    assert verdict.queue_task_ids == ["queue_default", "queue_gpu_large"]
+    assert verdict.report_deadline == timedelta(seconds=48) * 0.8
     parallel = heartbeat_dag("hb_shape_par", "*/5 * * * *", probes, mode="parallel")
     assert sorted(parallel.task_ids) == ["probe_dns_localhost", "probe_tcp_db_5432", "verdict"]
     assert str(getattr(parallel.get_task("verdict").trigger_rule, "value", "")) == "all_done"

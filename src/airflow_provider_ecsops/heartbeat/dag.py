@@ -16,6 +16,8 @@ from airflow_provider_ecsops.heartbeat.operators import (
 from airflow_provider_ecsops.heartbeat.probes import Probe, name_slug
 
 _EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+# The verdict waits for queue reports until this fraction of the run timeout: the rest is left to publish.
+REPORT_DEADLINE_FRACTION = 0.8
 
 
 def heartbeat_dag(
@@ -111,16 +113,19 @@ def heartbeat_dag(
                 )
                 for p in probes
             ]
-        reporters += [
+        queue_tasks = [
             HeartbeatQueueOperator(task_id=f"queue_{name_slug(q)}", queue=q, **api, **task_args) for q in queues
         ]
         verdict = HeartbeatVerdictOperator(
             task_id="verdict",
             metrics=metrics,
             report_task_ids=[t.task_id for t in reporters],
+            queue_task_ids=[t.task_id for t in queue_tasks],
+            report_deadline=plan.timeout * REPORT_DEADLINE_FRACTION,
             **home_queue,
             **task_args,
         )
+        # Not downstream of the queue tasks: a queue without workers must not keep the verdict from running.
         for reporter in reporters:
             reporter >> verdict
     return dag
