@@ -124,7 +124,11 @@ def test_single_mode_healthy_run_publishes_metrics(aws, http_server, silent_port
         assert only_value("Test/HeartbeatDag", "ProbeOk", {**base, "Probe": probe.name}) == 1.0
         assert only_value("Test/HeartbeatDag", "ProbeLatency", {**base, "Probe": probe.name}) >= 0
     for metric in ("ScheduleDelay", "PickupDelay"):
-        assert 0 <= only_value("Test/HeartbeatDag", metric, {**base, "Queue": "default", "Task": "heartbeat"}) < 300
+        assert (
+            0
+            <= only_value("Test/HeartbeatDag", metric, {**base, "Queue": "default", "Task": "heartbeat"})
+            < 300
+        )
 
 
 def test_parallel_mode_failing_probe_fails_run_and_masks(aws, http_server, capfd, caplog):

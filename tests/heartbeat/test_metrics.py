@@ -24,7 +24,9 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 RESULTS = [ProbeResult("s3", True, 12.5), ProbeResult("db", False, 2000.0, "timed out after 2s")]
 TIMINGS = [
     TaskTiming("probes", "default", "ti.start_date", 1.5, "dag_run.run_after", 0.75, "dag_run.start_date"),
-    TaskTiming("queue_default", "default", "ti.start_date", 2.5, "dag_run.run_after", 1.25, "dag_run.start_date"),
+    TaskTiming(
+        "queue_default", "default", "ti.start_date", 2.5, "dag_run.run_after", 1.25, "dag_run.start_date"
+    ),
     TaskTiming("queue_gpu", "gpu", "ti.start_date", 4.0, "dag_run.run_after", 3.0, "dag_run.start_date"),
 ]
 METRICS = HeartbeatMetrics(

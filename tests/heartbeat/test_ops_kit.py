@@ -57,7 +57,10 @@ def test_the_policy_of_a_dag_with_every_aws_probe_lists_exactly_the_actions_the_
 
 def test_a_dag_without_aws_probes_or_api_calls_needs_no_statement():
     dag = heartbeat_dag(
-        "hb_emf", "* * * * *", [DnsProbe(hostname="localhost")], metrics=HeartbeatMetrics(put_metric_data=False)
+        "hb_emf",
+        "* * * * *",
+        [DnsProbe(hostname="localhost")],
+        metrics=HeartbeatMetrics(put_metric_data=False),
     )
     assert iam_policy(dag)["Statement"] == []
 
@@ -121,7 +124,10 @@ def test_a_delay_alarm_watches_one_tasks_series(aws):
     cloudwatch = boto3.client("cloudwatch", region_name=REGION)
     cloudwatch.put_metric_alarm(**kwargs)
     (alarm,) = cloudwatch.describe_alarms()["MetricAlarms"]
-    assert alarm["Dimensions"][-2:] == [{"Name": "Queue", "Value": "gpu"}, {"Name": "Task", "Value": "queue_gpu"}]
+    assert alarm["Dimensions"][-2:] == [
+        {"Name": "Queue", "Value": "gpu"},
+        {"Name": "Task", "Value": "queue_gpu"},
+    ]
     assert alarm["MetricName"] == "PickupDelay" and alarm["Threshold"] == 20.0
 
 

@@ -126,7 +126,10 @@ def api_server():
 
 def airflow3_context():
     ti = SimpleNamespace(
-        task_id="queue_gpu", dag_id="hb", run_id="scheduled__2026-01-01T12:00:00+00:00", start_date=T0 + timedelta(seconds=5)
+        task_id="queue_gpu",
+        dag_id="hb",
+        run_id="scheduled__2026-01-01T12:00:00+00:00",
+        start_date=T0 + timedelta(seconds=5),
     )
     run = SimpleNamespace(run_type="scheduled", run_after=T0, start_date=T0 + timedelta(seconds=1))
     return context(ti, run)
@@ -146,28 +149,44 @@ def test_airflow3_pickup_delay_is_exact_from_the_rest_api_queued_time(api_server
     monkeypatch.setenv("AIRFLOW_CONN_HB_API", json.dumps(conn))
     timing = task_timing(airflow3_context(), api_conn_id="hb_api")
     assert (timing.pickup_delay, timing.pickup_basis) == (1.5, "REST API v2 queued_when (connection hb_api)")
-    assert api_server.paths == ["/api/v2/dags/hb/dagRuns/scheduled__2026-01-01T12%3A00%3A00%2B00%3A00/taskInstances/queue_gpu"]
+    assert api_server.paths == [
+        "/api/v2/dags/hb/dagRuns/scheduled__2026-01-01T12%3A00%3A00%2B00%3A00/taskInstances/queue_gpu"
+    ]
 
 
 @pytest.mark.parametrize(
     ("conn", "queued_when", "reason"),
     [
-        ({"conn_type": "http", "host": "http://127.0.0.1:{port}", "password": "wrong-token"}, "x", "401 Unauthorized"),
-        ({"conn_type": "http", "host": "http://127.0.0.1:{port}", "password": "tok-1234"}, None, "queued_when=None"),
+        (
+            {"conn_type": "http", "host": "http://127.0.0.1:{port}", "password": "wrong-token"},
+            "x",
+            "401 Unauthorized",
+        ),
+        (
+            {"conn_type": "http", "host": "http://127.0.0.1:{port}", "password": "tok-1234"},
+            None,
+            "queued_when=None",
+        ),
         ({"conn_type": "http", "host": "http://127.0.0.1:1", "password": "tok-1234"}, "x", "ConnectError"),
         (None, "x", "hb_api"),
     ],
     ids=["token refused", "not queued", "api down", "no such connection"],
 )
-def test_airflow3_pickup_delay_falls_back_to_the_bound_and_logs_why(api_server, monkeypatch, caplog, conn, queued_when, reason):
+def test_airflow3_pickup_delay_falls_back_to_the_bound_and_logs_why(
+    api_server, monkeypatch, caplog, conn, queued_when, reason
+):
     if conn:
         port = api_server.server_address[1]
-        monkeypatch.setenv("AIRFLOW_CONN_HB_API", json.dumps({k: v.format(port=port) for k, v in conn.items()}))
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_HB_API", json.dumps({k: v.format(port=port) for k, v in conn.items()})
+        )
     api_server.queued_when = queued_when
     with caplog.at_level(logging.WARNING, logger="airflow_provider_ecsops.heartbeat.timing"):
         timing = task_timing(airflow3_context(), api_conn_id="hb_api")
     assert (timing.pickup_delay, timing.pickup_basis) == (4.0, "dag_run.start_date")
-    (warning,) = [r.getMessage() for r in caplog.records if r.name == "airflow_provider_ecsops.heartbeat.timing"]
+    (warning,) = [
+        r.getMessage() for r in caplog.records if r.name == "airflow_provider_ecsops.heartbeat.timing"
+    ]
     assert "PickupDelay falls back to the bound from dag_run.start_date: REST API v2 queued_when" in warning
     assert reason in warning
     assert "wrong-token" not in warning

@@ -107,8 +107,15 @@ def test_the_canary_tells_the_truth_about_two_queues_and_alarms_when_one_goes_si
         origin = datetime.now(UTC)
 
         # Healthy: two successful runs, each with Heartbeat=1 and delays equal to the metadata DB's.
-        runs = _wait("two successful runs", lambda: _finished_runs(stack.db, "success", origin)[:2] if len(
-            _finished_runs(stack.db, "success", origin)) >= 2 else None, timeout=8 * SCHEDULE + 120)
+        runs = _wait(
+            "two successful runs",
+            lambda: (
+                _finished_runs(stack.db, "success", origin)[:2]
+                if len(_finished_runs(stack.db, "success", origin)) >= 2
+                else None
+            ),
+            timeout=8 * SCHEDULE + 120,
+        )
         errors = []
         for run_id, run_after in runs:
             tis = _task_instances(stack.db, run_id)
@@ -137,21 +144,29 @@ def test_the_canary_tells_the_truth_about_two_queues_and_alarms_when_one_goes_si
                 errors.append(abs(schedule - (started - run_after).total_seconds()))
         print(f"healthy: max |published - metadata DB| = {max(errors):.3f}s over {len(errors)} delays")
         assert max(errors) <= 1.0
-        _wait("alarm OK while healthy", lambda: alarm_state(cloudwatch, alarm, datetime.now(UTC), SCALE) == "OK",
-              timeout=4 * SCHEDULE)
+        _wait(
+            "alarm OK while healthy",
+            lambda: alarm_state(cloudwatch, alarm, datetime.now(UTC), SCALE) == "OK",
+            timeout=4 * SCHEDULE,
+        )
 
         # Queue qb loses its workers: the alarm fires within two schedule intervals, the verdict names qb.
         stack.stop_worker("b")
         stopped = time.monotonic()
-        _wait("ALARM after qb stopped", lambda: alarm_state(cloudwatch, alarm, datetime.now(UTC), SCALE) == "ALARM",
-              timeout=4 * SCHEDULE, every=0.5)
+        _wait(
+            "ALARM after qb stopped",
+            lambda: alarm_state(cloudwatch, alarm, datetime.now(UTC), SCALE) == "ALARM",
+            timeout=4 * SCHEDULE,
+            every=0.5,
+        )
         detection = time.monotonic() - stopped
         print(f"queue qb silent: ALARM {detection:.1f}s after its worker stopped (schedule {SCHEDULE:g}s)")
         assert detection <= 2 * SCHEDULE
         failed_logs = _wait(
             "a verdict naming queue_qb",
             lambda: [
-                p for p in (stack.logs / "tasks").glob("dag_id=canary_truth/*/task_id=verdict/*.log")
+                p
+                for p in (stack.logs / "tasks").glob("dag_id=canary_truth/*/task_id=verdict/*.log")
                 if "queue_qb: task did not report" in p.read_text(errors="replace")
             ],
             timeout=2 * SCHEDULE,
@@ -161,7 +176,13 @@ def test_the_canary_tells_the_truth_about_two_queues_and_alarms_when_one_goes_si
         # Its workers return: the alarm recovers.
         stack.start_worker("b", "qb")
         returned = time.monotonic()
-        _wait("OK after qb returned", lambda: alarm_state(cloudwatch, alarm, datetime.now(UTC), SCALE) == "OK",
-              timeout=6 * SCHEDULE + 60, every=0.5)
-        print(f"queue qb back: OK {time.monotonic() - returned:.1f}s after its worker started; "
-              f"test {time.monotonic() - began:.0f}s")
+        _wait(
+            "OK after qb returned",
+            lambda: alarm_state(cloudwatch, alarm, datetime.now(UTC), SCALE) == "OK",
+            timeout=6 * SCHEDULE + 60,
+            every=0.5,
+        )
+        print(
+            f"queue qb back: OK {time.monotonic() - returned:.1f}s after its worker started; "
+            f"test {time.monotonic() - began:.0f}s"
+        )

@@ -104,8 +104,11 @@ def delay_alarm(
         ok_actions,
         AlarmName=alarm_name or f"{metrics.namespace} {dag_id} {task_id} {metric}",
         MetricName=metric,
-        Dimensions=metrics.base_dimensions(dag_id)
-        + [{"Name": "Queue", "Value": queue}, {"Name": "Task", "Value": task_id}],
+        Dimensions=[
+            *metrics.base_dimensions(dag_id),
+            {"Name": "Queue", "Value": queue},
+            {"Name": "Task", "Value": task_id},
+        ],
         Statistic="Maximum",
         Threshold=float(threshold_seconds),
         ComparisonOperator="GreaterThanThreshold",

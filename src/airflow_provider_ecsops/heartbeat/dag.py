@@ -114,7 +114,8 @@ def heartbeat_dag(
                 for p in probes
             ]
         queue_tasks = [
-            HeartbeatQueueOperator(task_id=f"queue_{name_slug(q)}", queue=q, **api, **task_args) for q in queues
+            HeartbeatQueueOperator(task_id=f"queue_{name_slug(q)}", queue=q, **api, **task_args)
+            for q in queues
         ]
         verdict = HeartbeatVerdictOperator(
             task_id="verdict",

@@ -14,7 +14,6 @@ from airflow_provider_ecsops.heartbeat.runner import run_probes
 from airflow_provider_ecsops.heartbeat.timing import TaskTiming, task_timing
 from airflow_provider_ecsops.heartbeat.verdict import decide
 
-
 # How often the verdict asks for the queue tasks' reports while it waits: one XCom read per missing report.
 REPORT_POLL_SECONDS = 1.0
 

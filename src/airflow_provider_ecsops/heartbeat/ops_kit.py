@@ -39,7 +39,9 @@ def _metrics(dag: Any) -> HeartbeatMetrics:
     for task in dag.tasks:
         if getattr(task, "metrics", None) is not None:
             return task.metrics
-    raise ValueError(f"dag: {dag.dag_id} has no task publishing heartbeat metrics. Fix: pass a heartbeat_dag().")
+    raise ValueError(
+        f"dag: {dag.dag_id} has no task publishing heartbeat metrics. Fix: pass a heartbeat_dag()."
+    )
 
 
 def _probes(dag: Any) -> list[Probe]:
@@ -54,11 +56,11 @@ def metric_series(dag: Any) -> list[Series]:
     """Every series a run of ``dag`` publishes (besides the base dimensions: ``Environment``, ``DAG``...)."""
     series = [Series("Heartbeat", "Count")]
     for probe in _probes(dag):
-        dims = (("Probe", probe.name),)
-        series += [Series("ProbeOk", "Count", dims), Series("ProbeLatency", "Milliseconds", dims)]
+        probe_dims = (("Probe", probe.name),)
+        series += [Series("ProbeOk", "Count", probe_dims), Series("ProbeLatency", "Milliseconds", probe_dims)]
     for task in _timed_tasks(dag):
-        dims = (("Queue", task.queue), ("Task", task.task_id))
-        series += [Series("ScheduleDelay", "Seconds", dims), Series("PickupDelay", "Seconds", dims)]
+        task_dims = (("Queue", str(task.queue)), ("Task", str(task.task_id)))
+        series += [Series("ScheduleDelay", "Seconds", task_dims), Series("PickupDelay", "Seconds", task_dims)]
     return series
 
 
@@ -152,8 +154,12 @@ def dashboard(dag: Any, *, region: str) -> str:
         }
 
     widgets = [
-        widget(f"{dag.dag_id}: Heartbeat (Minimum; a gap is a missed run)", lines("Heartbeat", "Minimum"), 0,
-               yAxis={"left": {"min": 0, "max": 1}}),
+        widget(
+            f"{dag.dag_id}: Heartbeat (Minimum; a gap is a missed run)",
+            lines("Heartbeat", "Minimum"),
+            0,
+            yAxis={"left": {"min": 0, "max": 1}},
+        ),
         widget("ScheduleDelay per task (s, Maximum)", lines("ScheduleDelay", "Maximum"), 6),
         widget("PickupDelay per task (s, Maximum)", lines("PickupDelay", "Maximum"), 12),
         widget("ProbeLatency (ms, Maximum)", lines("ProbeLatency", "Maximum"), 18),

@@ -45,7 +45,8 @@ def alarm_state(cloudwatch: Any, alarm: dict[str, Any], at: datetime, time_scale
             Dimensions=alarm["Dimensions"],
             StartTime=end - period,
             EndTime=end,
-            Period=60 * max(1, round(alarm["Period"] * time_scale / 60 + 0.5)),  # one bucket covers the window
+            Period=60
+            * max(1, round(alarm["Period"] * time_scale / 60 + 0.5)),  # one bucket covers the window
             Statistics=[alarm["Statistic"]],
         )["Datapoints"]
         if points:

@@ -140,7 +140,10 @@ class CanaryStack:
         (self.home / "dags" / "canary_truth.py").write_text(DAG_FILE)
         (self.home / "passwords.json").write_text(json.dumps({API_USER: API_PASSWORD}))
         template = self._migrated_template()
-        _admin_sql(f"DROP DATABASE IF EXISTS {self.db} WITH (FORCE)", f"CREATE DATABASE {self.db} TEMPLATE {template}")
+        _admin_sql(
+            f"DROP DATABASE IF EXISTS {self.db} WITH (FORCE)",
+            f"CREATE DATABASE {self.db} TEMPLATE {template}",
+        )
         redis.Redis.from_url(REDIS_URL.format(db=self.redis_db)).flushdb()
         for name, args in (
             ("api-server", ("api-server", "--port", str(self.api_port))),
@@ -205,8 +208,15 @@ class CanaryStack:
         :param queues: comma-separated queues it consumes.
         """
         command = _airflow(
-            "celery", "worker", "--queues", queues, "--concurrency", str(concurrency), "--skip-serve-logs",
-            "-H", f"canary-{name}@%h",
+            "celery",
+            "worker",
+            "--queues",
+            queues,
+            "--concurrency",
+            str(concurrency),
+            "--skip-serve-logs",
+            "-H",
+            f"canary-{name}@%h",
         )
         self.workers[name] = self._spawn(f"worker-{name}", command)
 
