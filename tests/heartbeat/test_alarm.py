@@ -45,7 +45,7 @@ def test_alarm_created_in_cloudwatch(aws):
     (alarm,) = cloudwatch.describe_alarms()["MetricAlarms"]
     assert alarm["AlarmName"] == "Test/Heartbeat hb heartbeat"
     assert alarm["TreatMissingData"] == "breaching"
-    assert alarm["Dimensions"] == [{"Name": "Environment", "Value": "prod"}, {"Name": "Dag", "Value": "hb"}]
+    assert alarm["Dimensions"] == [{"Name": "Environment", "Value": "prod"}, {"Name": "DAG", "Value": "hb"}]
 
 
 def test_cloudformation_snippet():

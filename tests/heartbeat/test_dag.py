@@ -88,7 +88,13 @@ def test_shapes():
     assert sorted(with_queues.task_ids) == ["probes", "queue_default", "queue_gpu_large", "verdict"]
     assert with_queues.get_task("queue_gpu_large").queue == "gpu large"
     assert with_queues.get_task("probes").queue == "ops"
-    assert with_queues.get_task("verdict").upstream_task_ids == {"probes", "queue_default", "queue_gpu_large"}
+    # The verdict follows the probes only: it waits for queue reports until its deadline, so a dead queue
+    # cannot keep it from running.
+    verdict = with_queues.get_task("verdict")
+    assert verdict.upstream_task_ids == {"probes"}
+    assert verdict.report_task_ids == ["probes"]
+    assert verdict.queue_task_ids == ["queue_default", "queue_gpu_large"]
+    assert verdict.report_deadline == timedelta(seconds=48) * 0.8
     parallel = heartbeat_dag("hb_shape_par", "*/5 * * * *", probes, mode="parallel")
     assert sorted(parallel.task_ids) == ["probe_dns_localhost", "probe_tcp_db_5432", "verdict"]
     assert str(getattr(parallel.get_task("verdict").trigger_rule, "value", "")) == "all_done"
@@ -112,13 +118,17 @@ def test_single_mode_healthy_run_publishes_metrics(aws, http_server, silent_port
     dag = heartbeat_dag("hb_single_ok", "* * * * *", probes, metrics=METRICS)
     dag_run = run_dag(dag)
     assert str(getattr(dag_run.state, "value", dag_run.state)) == "success"
-    base = {"Environment": "ci", "Dag": "hb_single_ok"}
+    base = {"Environment": "ci", "DAG": "hb_single_ok"}
     assert only_value("Test/HeartbeatDag", "Heartbeat", base) == 1.0
     for probe in probes:
         assert only_value("Test/HeartbeatDag", "ProbeOk", {**base, "Probe": probe.name}) == 1.0
         assert only_value("Test/HeartbeatDag", "ProbeLatency", {**base, "Probe": probe.name}) >= 0
     for metric in ("ScheduleDelay", "PickupDelay"):
-        assert 0 <= only_value("Test/HeartbeatDag", metric, {**base, "Queue": "default"}) < 300
+        assert (
+            0
+            <= only_value("Test/HeartbeatDag", metric, {**base, "Queue": "default", "Task": "heartbeat"})
+            < 300
+        )
 
 
 def test_parallel_mode_failing_probe_fails_run_and_masks(aws, http_server, capfd, caplog):
@@ -135,13 +145,14 @@ def test_parallel_mode_failing_probe_fails_run_and_masks(aws, http_server, capfd
         "queue_default": "success",
         "verdict": "failed",
     }
-    base = {"Environment": "ci", "Dag": "hb_parallel_fail"}
+    base = {"Environment": "ci", "DAG": "hb_parallel_fail"}
     assert only_value("Test/HeartbeatDag", "Heartbeat", base) == 0.0
     assert only_value("Test/HeartbeatDag", "ProbeOk", {**base, "Probe": "api"}) == 0.0
     assert only_value("Test/HeartbeatDag", "ProbeOk", {**base, "Probe": "dns_localhost"}) == 1.0
-    # Three tasks ran on the default queue: two probe tasks and the queue task.
-    (delays,) = stats("Test/HeartbeatDag", "PickupDelay", {**base, "Queue": "default"})
-    assert delays["SampleCount"] == 3.0
+    # Three tasks ran on the default queue (two probe tasks and the queue task): three series of one value.
+    for task_id in ("probe_dns_localhost", "probe_api", "queue_default"):
+        (delay,) = stats("Test/HeartbeatDag", "PickupDelay", {**base, "Queue": "default", "Task": task_id})
+        assert delay["SampleCount"] == 1.0
     # Task logs reach stdout (Airflow 3.1+'s dag.test()) or Python logging (2.x, 3.0): read both.
     logs = "".join(capfd.readouterr()) + caplog.text
     assert "heartbeat FAILED, 1 problem(s): api: GET http://***@127.0.0.1" in logs
@@ -160,13 +171,13 @@ def test_example_dag_runs_against_local_aws():
         spec.loader.exec_module(module)
         dag_run = run_dag(module.dag)
         assert str(getattr(dag_run.state, "value", dag_run.state)) == "success"
-        base = {"Environment": "demo", "Dag": "ecsops_heartbeat"}
+        base = {"Environment": "demo", "DAG": "ecsops_heartbeat"}
         assert only_value("Airflow/Heartbeat", "Heartbeat", base) == 1.0
         for probe in (f"s3_{env.bucket}", f"ecs_{env.cluster}", "aws_identity", "python_imports"):
             assert only_value("Airflow/Heartbeat", "ProbeOk", {**base, "Probe": probe}) == 1.0
         assert module.HEARTBEAT_ALARM["Dimensions"] == [
             {"Name": "Environment", "Value": "demo"},
-            {"Name": "Dag", "Value": "ecsops_heartbeat"},
+            {"Name": "DAG", "Value": "ecsops_heartbeat"},
         ]
 
 
@@ -183,7 +194,7 @@ def test_task_that_does_not_report_fails_the_heartbeat(aws, capfd, caplog):
     dag.get_task("probe_tcp").execute = die
     dag_run = run_dag(dag)
     assert states(dag_run) == {"probe_dns_localhost": "success", "probe_tcp": "failed", "verdict": "failed"}
-    base = {"Environment": "ci", "Dag": "hb_silent_task"}
+    base = {"Environment": "ci", "DAG": "hb_silent_task"}
     assert only_value("Test/HeartbeatDag", "Heartbeat", base) == 0.0
     assert only_value("Test/HeartbeatDag", "ProbeOk", {**base, "Probe": "dns_localhost"}) == 1.0
     assert stats("Test/HeartbeatDag", "ProbeOk", {**base, "Probe": "tcp"}) == []

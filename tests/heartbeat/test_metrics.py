@@ -24,6 +24,9 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 RESULTS = [ProbeResult("s3", True, 12.5), ProbeResult("db", False, 2000.0, "timed out after 2s")]
 TIMINGS = [
     TaskTiming("probes", "default", "ti.start_date", 1.5, "dag_run.run_after", 0.75, "dag_run.start_date"),
+    TaskTiming(
+        "queue_default", "default", "ti.start_date", 2.5, "dag_run.run_after", 1.25, "dag_run.start_date"
+    ),
     TaskTiming("queue_gpu", "gpu", "ti.start_date", 4.0, "dag_run.run_after", 3.0, "dag_run.start_date"),
 ]
 METRICS = HeartbeatMetrics(
@@ -38,25 +41,29 @@ METRICS = HeartbeatMetrics(
 def dims(**pairs):
     return [
         {"Name": "Environment", "Value": "prod"},
-        {"Name": "Dag", "Value": "hb"},
+        {"Name": "DAG", "Value": "hb"},
         {"Name": "Cluster", "Value": "c1"},
     ] + [{"Name": k, "Value": v} for k, v in pairs.items()]
 
 
-def test_build_metric_data():
+def test_each_task_delay_is_its_own_series_with_mwaa_names_and_count_units():
     data = build_metric_data(METRICS, "hb", False, RESULTS, TIMINGS, NOW)
     table = [(d["MetricName"], d["Value"], d["Unit"], d["Dimensions"]) for d in data]
     assert table == [
-        ("Heartbeat", 0.0, "None", dims()),
-        ("ProbeOk", 1.0, "None", dims(Probe="s3")),
+        ("Heartbeat", 0.0, "Count", dims()),
+        ("ProbeOk", 1.0, "Count", dims(Probe="s3")),
         ("ProbeLatency", 12.5, "Milliseconds", dims(Probe="s3")),
-        ("ProbeOk", 0.0, "None", dims(Probe="db")),
+        ("ProbeOk", 0.0, "Count", dims(Probe="db")),
         ("ProbeLatency", 2000.0, "Milliseconds", dims(Probe="db")),
-        ("ScheduleDelay", 1.5, "Seconds", dims(Queue="default")),
-        ("PickupDelay", 0.75, "Seconds", dims(Queue="default")),
-        ("ScheduleDelay", 4.0, "Seconds", dims(Queue="gpu")),
-        ("PickupDelay", 3.0, "Seconds", dims(Queue="gpu")),
+        ("ScheduleDelay", 1.5, "Seconds", dims(Queue="default", Task="probes")),
+        ("PickupDelay", 0.75, "Seconds", dims(Queue="default", Task="probes")),
+        ("ScheduleDelay", 2.5, "Seconds", dims(Queue="default", Task="queue_default")),
+        ("PickupDelay", 1.25, "Seconds", dims(Queue="default", Task="queue_default")),
+        ("ScheduleDelay", 4.0, "Seconds", dims(Queue="gpu", Task="queue_gpu")),
+        ("PickupDelay", 3.0, "Seconds", dims(Queue="gpu", Task="queue_gpu")),
     ]
+    series = [(d["MetricName"], tuple(x["Value"] for x in d["Dimensions"])) for d in data]
+    assert len(series) == len(set(series)), "two values share one series"
 
 
 def test_batches_respect_count_and_size_limits():
@@ -105,7 +112,9 @@ def test_put_metric_data_reads_back_from_cloudwatch(aws):
     assert stat("Heartbeat") == 0.0
     assert stat("ProbeOk", Probe="db") == 0.0
     assert stat("ProbeLatency", Probe="s3") == 12.5
-    assert stat("PickupDelay", Queue="gpu") == 3.0
+    assert stat("PickupDelay", Queue="gpu", Task="queue_gpu") == 3.0
+    assert stat("PickupDelay", Queue="default", Task="probes") == 0.75
+    assert stat("PickupDelay", Queue="default", Task="queue_default") == 1.25
 
 
 def test_more_than_a_thousand_data_take_two_calls(aws):
@@ -127,17 +136,19 @@ def test_more_than_a_thousand_data_take_two_calls(aws):
     assert len(listed) == 1001
 
 
-def test_emf_lines():
-    data = build_metric_data(METRICS, "hb", True, RESULTS[:1], TIMINGS[:1] * 2, NOW)
+def test_emf_writes_one_document_per_series_group_with_one_value_per_metric():
+    data = build_metric_data(METRICS, "hb", True, RESULTS[:1], TIMINGS[:2], NOW)
     docs = [json.loads(line) for line in emf_lines("Test/Heartbeat", data)]
     assert [d["_aws"]["CloudWatchMetrics"][0]["Dimensions"] for d in docs] == [
-        [["Environment", "Dag", "Cluster"]],
-        [["Environment", "Dag", "Cluster", "Probe"]],
-        [["Environment", "Dag", "Cluster", "Queue"]],
+        [["Environment", "DAG", "Cluster"]],
+        [["Environment", "DAG", "Cluster", "Probe"]],
+        [["Environment", "DAG", "Cluster", "Queue", "Task"]],
+        [["Environment", "DAG", "Cluster", "Queue", "Task"]],
     ]
     assert docs[0]["Heartbeat"] == 1.0 and docs[0]["Environment"] == "prod"
     assert docs[1]["ProbeLatency"] == 12.5 and docs[1]["Probe"] == "s3"
-    assert docs[2]["ScheduleDelay"] == [1.5, 1.5]
+    assert (docs[2]["Task"], docs[2]["ScheduleDelay"]) == ("probes", 1.5)
+    assert (docs[3]["Task"], docs[3]["ScheduleDelay"]) == ("queue_default", 2.5)
     assert [m["Name"] for m in docs[2]["_aws"]["CloudWatchMetrics"][0]["Metrics"]] == [
         "ScheduleDelay",
         "PickupDelay",
@@ -150,6 +161,7 @@ def test_emf_lines():
     [
         ({"namespace": "AWS/EC2"}, "must be set and not start with 'AWS/'"),
         ({"dimensions": {"Probe": "x"}}, r"dimensions \['Probe'\] are set by the heartbeat"),
+        ({"dimensions": {"Task": "x"}}, r"dimensions \['Task'\] are set by the heartbeat"),
     ],
 )
 def test_metrics_config_errors(kwargs, message):

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import threading
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
+
+import pytest
 
 from airflow_provider_ecsops.heartbeat.timing import task_timing
 
@@ -75,3 +81,117 @@ def test_unset_start_date_falls_back_to_execute_clock():
     assert 30 <= timing.schedule_delay < 60
     assert timing.schedule_basis == "dag_run.logical_date"
     assert 0 <= timing.pickup_delay < 30
+
+
+class TaskInstanceApi(BaseHTTPRequestHandler):
+    """
+    Airflow's REST API v2 as the heartbeat uses it, after its reference
+    (https://airflow.apache.org/docs/apache-airflow/stable/stable-rest-api-ref.html): ``POST /auth/token``
+    trades a user and password for ``{"access_token": ...}``; ``GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}
+    /taskInstances/{task_id}`` answers the task instance with ``queued_when`` (ISO 8601, null until queued),
+    401 without a valid bearer token. ``server.queued_when`` is what it answers; ``server.paths`` what it saw.
+    """
+
+    def do_POST(self) -> None:
+        self._answer(200, {"access_token": "jwt-from-login"})
+
+    def do_GET(self) -> None:
+        self.server.paths.append(self.path)
+        if self.headers.get("Authorization") not in ("Bearer tok-1234", "Bearer jwt-from-login"):
+            return self._answer(401, {"detail": "Not authenticated"})
+        self._answer(200, {"task_id": self.path.rsplit("/", 1)[-1], "queued_when": self.server.queued_when})
+
+    def _answer(self, code: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def api_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), TaskInstanceApi)
+    server.paths, server.queued_when = [], (T0 + timedelta(seconds=3.5)).isoformat().replace("+00:00", "Z")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def airflow3_context():
+    ti = SimpleNamespace(
+        task_id="queue_gpu",
+        dag_id="hb",
+        run_id="scheduled__2026-01-01T12:00:00+00:00",
+        start_date=T0 + timedelta(seconds=5),
+    )
+    run = SimpleNamespace(run_type="scheduled", run_after=T0, start_date=T0 + timedelta(seconds=1))
+    return context(ti, run)
+
+
+@pytest.mark.parametrize(
+    "conn",
+    [
+        {"conn_type": "http", "host": "http://127.0.0.1:{port}", "password": "tok-1234"},
+        {"conn_type": "http", "host": "127.0.0.1", "port": "{port}", "login": "hb", "password": "pw-5678"},
+    ],
+    ids=["bearer token", "login traded for a JWT"],
+)
+def test_airflow3_pickup_delay_is_exact_from_the_rest_api_queued_time(api_server, monkeypatch, conn):
+    port = api_server.server_address[1]
+    conn = {k: v.format(port=port) for k, v in conn.items()}
+    monkeypatch.setenv("AIRFLOW_CONN_HB_API", json.dumps(conn))
+    timing = task_timing(airflow3_context(), api_conn_id="hb_api")
+    assert (timing.pickup_delay, timing.pickup_basis) == (1.5, "REST API v2 queued_when (connection hb_api)")
+    assert api_server.paths == [
+        "/api/v2/dags/hb/dagRuns/scheduled__2026-01-01T12%3A00%3A00%2B00%3A00/taskInstances/queue_gpu"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("conn", "queued_when", "reason"),
+    [
+        (
+            {"conn_type": "http", "host": "http://127.0.0.1:{port}", "password": "wrong-token"},
+            "x",
+            "401 Unauthorized",
+        ),
+        (
+            {"conn_type": "http", "host": "http://127.0.0.1:{port}", "password": "tok-1234"},
+            None,
+            "queued_when=None",
+        ),
+        ({"conn_type": "http", "host": "http://127.0.0.1:1", "password": "tok-1234"}, "x", "ConnectError"),
+        (None, "x", "hb_api"),
+    ],
+    ids=["token refused", "not queued", "api down", "no such connection"],
+)
+def test_airflow3_pickup_delay_falls_back_to_the_bound_and_logs_why(
+    api_server, monkeypatch, caplog, conn, queued_when, reason
+):
+    if conn:
+        port = api_server.server_address[1]
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_HB_API", json.dumps({k: v.format(port=port) for k, v in conn.items()})
+        )
+    api_server.queued_when = queued_when
+    with caplog.at_level(logging.WARNING, logger="airflow_provider_ecsops.heartbeat.timing"):
+        timing = task_timing(airflow3_context(), api_conn_id="hb_api")
+    assert (timing.pickup_delay, timing.pickup_basis) == (4.0, "dag_run.start_date")
+    (warning,) = [
+        r.getMessage() for r in caplog.records if r.name == "airflow_provider_ecsops.heartbeat.timing"
+    ]
+    assert "PickupDelay falls back to the bound from dag_run.start_date: REST API v2 queued_when" in warning
+    assert reason in warning
+    assert "wrong-token" not in warning
+
+
+def test_without_a_connection_the_api_is_not_asked(api_server):
+    timing = task_timing(airflow3_context())
+    assert timing.pickup_basis == "dag_run.start_date" and api_server.paths == []

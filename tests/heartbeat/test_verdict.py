@@ -37,7 +37,7 @@ def test_failed_verdict_publishes_zero_then_fails(aws):
     points = boto3.client("cloudwatch", region_name=REGION).get_metric_statistics(
         Namespace="Test/Verdict",
         MetricName="Heartbeat",
-        Dimensions=[{"Name": "Dag", "Value": "hb"}],
+        Dimensions=[{"Name": "DAG", "Value": "hb"}],
         StartTime=now - timedelta(minutes=5),
         EndTime=now + timedelta(minutes=5),
         Period=60,

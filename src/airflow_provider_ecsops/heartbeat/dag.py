@@ -16,6 +16,8 @@ from airflow_provider_ecsops.heartbeat.operators import (
 from airflow_provider_ecsops.heartbeat.probes import Probe, name_slug
 
 _EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+# The verdict waits for queue reports until this fraction of the run timeout: the rest is left to publish.
+REPORT_DEADLINE_FRACTION = 0.8
 
 
 def heartbeat_dag(
@@ -30,6 +32,7 @@ def heartbeat_dag(
     priority: str = "normal",
     queue: str | None = None,
     task_overhead: timedelta = timedelta(seconds=15),
+    api_conn_id: str | None = None,
     start_date: datetime = _EPOCH,
     **dag_kwargs: Any,
 ) -> Any:
@@ -49,6 +52,9 @@ def heartbeat_dag(
         or ``"high"`` (it jumps the queue: keeps reporting under saturation but no longer reveals it).
     :param queue: queue of the probe and verdict tasks (default: Airflow's default queue).
     :param task_overhead: assumed scheduling + pickup time of one task stage, used by the guards.
+    :param api_conn_id: Airflow connection to the API server's REST API v2 (host = its URL, password = a
+        token, or login/password); on Airflow 3 it gives the exact queued time for ``PickupDelay``. Without
+        it (or if the lookup fails, logged) ``PickupDelay`` there is an upper bound (from the run's start).
     :param start_date: DAG start date; with ``catchup=False`` only the latest interval runs.
     :param dag_kwargs: other ``DAG`` arguments (``tags``, ``doc_md``, ``default_args``...).
     """
@@ -80,6 +86,7 @@ def heartbeat_dag(
         "priority_weight": plan.priority_weight,
         "weight_rule": plan.weight_rule,
     }
+    api: dict[str, Any] = {"api_conn_id": api_conn_id} if api_conn_id else {}
     home_queue: dict[str, Any] = {"queue": queue} if queue else {}
     with DAG(
         dag_id,
@@ -92,28 +99,34 @@ def heartbeat_dag(
     ) as dag:
         if mode == "single" and not queues:
             HeartbeatProbesOperator(
-                task_id="heartbeat", probes=probes, metrics=metrics, **home_queue, **task_args
+                task_id="heartbeat", probes=probes, metrics=metrics, **api, **home_queue, **task_args
             )
             return dag
         if mode == "single":
             reporters: list[Any] = [
-                HeartbeatProbesOperator(task_id="probes", probes=probes, **home_queue, **task_args)
+                HeartbeatProbesOperator(task_id="probes", probes=probes, **api, **home_queue, **task_args)
             ]
         else:
             reporters = [
-                HeartbeatProbesOperator(task_id=f"probe_{p.name}", probes=[p], **home_queue, **task_args)
+                HeartbeatProbesOperator(
+                    task_id=f"probe_{p.name}", probes=[p], **api, **home_queue, **task_args
+                )
                 for p in probes
             ]
-        reporters += [
-            HeartbeatQueueOperator(task_id=f"queue_{name_slug(q)}", queue=q, **task_args) for q in queues
+        queue_tasks = [
+            HeartbeatQueueOperator(task_id=f"queue_{name_slug(q)}", queue=q, **api, **task_args)
+            for q in queues
         ]
         verdict = HeartbeatVerdictOperator(
             task_id="verdict",
             metrics=metrics,
             report_task_ids=[t.task_id for t in reporters],
+            queue_task_ids=[t.task_id for t in queue_tasks],
+            report_deadline=plan.timeout * REPORT_DEADLINE_FRACTION,
             **home_queue,
             **task_args,
         )
+        # Not downstream of the queue tasks: a queue without workers must not keep the verdict from running.
         for reporter in reporters:
             reporter >> verdict
     return dag

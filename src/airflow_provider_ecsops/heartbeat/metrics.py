@@ -28,7 +28,7 @@ class HeartbeatMetrics:
     :param namespace: CloudWatch namespace.
     :param environment: value of the ``Environment`` dimension; ``None`` leaves the dimension out.
     :param dimensions: extra dimensions added to every metric (e.g. ``{"Cluster": "prod-airflow"}``).
-    :param dag_dimension: add the ``Dag`` dimension (the heartbeat DAG's id).
+    :param dag_dimension: add the ``DAG`` dimension (the heartbeat DAG's id; spelled as in MWAA's own metrics).
     :param aws_conn_id: Airflow connection for CloudWatch (``None``: boto3's default chain).
     :param region_name: AWS region for CloudWatch.
     :param put_metric_data: call ``PutMetricData``; ``False`` when only EMF lines are wanted.
@@ -50,7 +50,7 @@ class HeartbeatMetrics:
             raise ValueError(
                 f"HeartbeatMetrics: namespace {self.namespace!r} must be set and not start with 'AWS/'."
             )
-        reserved = {"Environment", "Dag", "Probe", "Queue"} & set(self.dimensions)
+        reserved = {"Environment", "DAG", "Probe", "Queue", "Task"} & set(self.dimensions)
         if reserved:
             raise ValueError(
                 f"HeartbeatMetrics: dimensions {sorted(reserved)} are set by the heartbeat itself."
@@ -60,7 +60,7 @@ class HeartbeatMetrics:
         """Dimensions of the ``Heartbeat`` metric (and the alarm on it)."""
         dims = [{"Name": "Environment", "Value": self.environment}] if self.environment else []
         if self.dag_dimension:
-            dims.append({"Name": "Dag", "Value": dag_id})
+            dims.append({"Name": "DAG", "Value": dag_id})
         return dims + [{"Name": k, "Value": v} for k, v in self.dimensions.items()]
 
 
@@ -76,7 +76,9 @@ def build_metric_data(
     The ``MetricData`` of one heartbeat run.
 
     ``Heartbeat`` (1/0), ``ProbeOk`` (1/0) and ``ProbeLatency`` (ms) per probe, ``ScheduleDelay`` and
-    ``PickupDelay`` (s) per task with the ``Queue`` it ran on.
+    ``PickupDelay`` (s) per task: dimensions ``Queue`` (where it ran) and ``Task`` (which task), so each series
+    holds one thing measured (the probes task and a queue task on the same queue are two series).
+    0/1 metrics are unit ``Count``, as AWS's own 0/1 metrics (e.g. MWAA's, ``StatusCheckFailed``).
     """
     base = metrics.base_dimensions(dag_id)
 
@@ -89,17 +91,17 @@ def build_metric_data(
             "Unit": unit,
         }
 
-    data = [datum("Heartbeat", 1.0 if healthy else 0.0, "None", [])]
+    data = [datum("Heartbeat", 1.0 if healthy else 0.0, "Count", [])]
     for result in results:
         probe = [{"Name": "Probe", "Value": result.name}]
-        data.append(datum("ProbeOk", 1.0 if result.ok else 0.0, "None", probe))
+        data.append(datum("ProbeOk", 1.0 if result.ok else 0.0, "Count", probe))
         data.append(datum("ProbeLatency", result.latency_ms, "Milliseconds", probe))
     for timing in timings:
-        queue = [{"Name": "Queue", "Value": timing.queue}]
+        task = [{"Name": "Queue", "Value": timing.queue}, {"Name": "Task", "Value": timing.task_id}]
         if timing.schedule_delay is not None:
-            data.append(datum("ScheduleDelay", timing.schedule_delay, "Seconds", queue))
+            data.append(datum("ScheduleDelay", timing.schedule_delay, "Seconds", task))
         if timing.pickup_delay is not None:
-            data.append(datum("PickupDelay", timing.pickup_delay, "Seconds", queue))
+            data.append(datum("PickupDelay", timing.pickup_delay, "Seconds", task))
     return data
 
 
@@ -138,7 +140,7 @@ def put_metric_data(metrics: HeartbeatMetrics, data: Sequence[dict[str, Any]]) -
 def emf_lines(namespace: str, data: Iterable[dict[str, Any]]) -> list[str]:
     """
     Embedded Metric Format documents for ``data``: one per distinct dimension set, since EMF carries one
-    value per dimension name per document.
+    set of dimension values per document (each set holds each metric name once: one series per thing).
     """
     groups: dict[tuple[tuple[str, str], ...], list[dict[str, Any]]] = {}
     for item in data:
@@ -146,10 +148,9 @@ def emf_lines(namespace: str, data: Iterable[dict[str, Any]]) -> list[str]:
         groups.setdefault(key, []).append(item)
     lines = []
     for dims, items in groups.items():
-        timestamp = items[0]["Timestamp"]
         document: dict[str, Any] = {
             "_aws": {
-                "Timestamp": int(timestamp.astimezone(UTC).timestamp() * 1000),
+                "Timestamp": int(items[0]["Timestamp"].astimezone(UTC).timestamp() * 1000),
                 "CloudWatchMetrics": [
                     {
                         "Namespace": namespace,
@@ -159,19 +160,7 @@ def emf_lines(namespace: str, data: Iterable[dict[str, Any]]) -> list[str]:
                 ],
             },
             **dict(dims),
+            **{i["MetricName"]: i["Value"] for i in items},
         }
-        # Two tasks on one queue give two delays under one name: EMF takes a list of values.
-        for item in items:
-            previous = document.get(item["MetricName"])
-            value = item["Value"]
-            document[item["MetricName"]] = value if previous is None else [*_as_list(previous), value]
-        metrics_list = document["_aws"]["CloudWatchMetrics"][0]["Metrics"]
-        document["_aws"]["CloudWatchMetrics"][0]["Metrics"] = list(
-            {m["Name"]: m for m in metrics_list}.values()
-        )
         lines.append(json.dumps(document, separators=(",", ":")))
     return lines
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]

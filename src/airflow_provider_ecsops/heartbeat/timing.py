@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from airflow_provider_ecsops.heartbeat.queued_time import api_queued_time
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -19,11 +24,12 @@ class TaskTiming:
 
     ``pickup_delay`` = task start minus when the task was queued:
     Airflow 2: ``ti.queued_dttm`` (the executor-queue time, exact);
-    Airflow 3: the Task SDK's ``RuntimeTaskInstance`` does not carry ``queued_dttm`` and its ``dag_run``
-    carries no ``queued_at``, so it is task start minus ``dag_run.start_date``: an upper bound of the pickup
-    delay that also includes the scheduler's time to schedule and queue the task (the heartbeat's tasks
-    have no upstream, so they cannot be queued before the run starts). Airflow 2 uses the same fallback
-    when ``queued_dttm`` is unset (``dag.test()``).
+    Airflow 3: the Task SDK's ``RuntimeTaskInstance`` does not carry ``queued_dttm`` (nor does the execution
+    API serve it), so with ``api_conn_id`` set it is the REST API v2's ``queued_when`` (the same column, exact);
+    without it, or when that lookup fails (logged), task start minus ``dag_run.start_date``: an upper bound
+    of the pickup delay that also includes the scheduler's time to schedule and queue the task (the
+    heartbeat's tasks have no upstream, so they cannot be queued before the run starts). Airflow 2 uses the
+    same fallback when ``queued_dttm`` is unset (``dag.test()``).
 
     Task start is ``ti.start_date``; where that is unset (Airflow 2's ``dag.test()``) it is the clock when
     ``execute()`` began, a few milliseconds later (``start_basis`` says which).
@@ -45,11 +51,13 @@ class TaskTiming:
         return cls(**data)
 
 
-def task_timing(context: Any) -> TaskTiming:
+def task_timing(context: Any, api_conn_id: str | None = None) -> TaskTiming:
     """
     Measure the current task's delays from its Airflow context.
 
     :param context: the task's execution context (``ti``, ``dag_run``, ``task``).
+    :param api_conn_id: connection to Airflow's REST API v2, asked for the queued time when the context
+        lacks it (Airflow 3); ``None``: the run-start bound.
     """
     ti, dag_run = context["ti"], context["dag_run"]
     started, start_basis = ti.start_date, "ti.start_date"
@@ -62,9 +70,13 @@ def task_timing(context: Any) -> TaskTiming:
         dag_run, "run_after", "data_interval_end" if is_scheduled else "", "queued_at", "logical_date"
     )
     queued, pickup_basis = _first(ti, "queued_dttm")
+    if queued is None and api_conn_id:
+        queued, pickup_basis = api_queued_time(api_conn_id, ti)
+        if queued is None:
+            log.warning("PickupDelay falls back to the bound from dag_run.start_date: %s", pickup_basis)
     if queued is None:
         queued, pickup_basis = dag_run.start_date, "dag_run.start_date"
-    else:
+    elif pickup_basis == "queued_dttm":
         pickup_basis = "ti.queued_dttm"
     return TaskTiming(
         task_id=ti.task_id,
