@@ -42,6 +42,12 @@ PER_FLEET = 7
 ENV_PREFIX = "ECSOPS_DEMAND_"
 
 
+def demand_per_worker(demand: Demand, desired: int) -> float:
+    """The tracked metric: required workers per desired worker (a desired count of 0 counts as 1, so demand on
+    an empty service still reads above the target)."""
+    return demand.required_workers / max(desired, 1)
+
+
 def _dimensions(text: str) -> dict[str, str]:
     pairs = [p.split("=", 1) for p in text.split(",") if p.strip()]
     if any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs):
@@ -205,7 +211,7 @@ class DemandPublisher:
             )
         if desired is not None:
             data.append(datum("DesiredWorkers", desired, base))
-            data.append(datum(TRACKED_METRIC, demand.required_workers / max(desired, 1), base, "None"))
+            data.append(datum(TRACKED_METRIC, demand_per_worker(demand, desired), base, "None"))
         return data
 
     def publish_once(self) -> Demand | None:

@@ -24,7 +24,9 @@ from pathlib import Path
 
 from airflow_provider_ecsops.testing.race.autoscaler import Autoscaler
 from airflow_provider_ecsops.testing.race.stack import RaceStack, migrate_template
+from airflow_provider_ecsops.testing.race.target_tracking import TargetTrackingAutoscaler
 
+AUTOSCALERS = {"mwaa": Autoscaler, "target-tracking": TargetTrackingAutoscaler}
 REDIS_DB = {("short", "on"): 10, ("short", "off"): 11, ("long", "on"): 12, ("long", "off"): 13}
 STARTUP_LEAD_SECONDS = 50  # API server, DAG processor and scheduler up and the DAGs serialized before slot 0
 
@@ -97,6 +99,7 @@ def run_fleet(
     stop_timeout: float,
     start: datetime,
     stop: threading.Event,
+    autoscaler: str = "mwaa",
 ) -> FleetResult:
     """Run one fleet for ``mode.periods`` periods of the set, report, and tear everything down.
 
@@ -108,6 +111,7 @@ def run_fleet(
     :param stop_timeout: unscaled stop timeout in seconds (Fargate: at most 120).
     :param start: the set's start date, the first slot judged.
     :param stop: set to end the run early (the stack is torn down all the same).
+    :param autoscaler: ``mwaa`` (the field report's rule) or ``target-tracking`` (the demand policy).
     """
     from airflow_provider_ecsops.replication.schedule import RaceSchedule
 
@@ -133,7 +137,7 @@ def run_fleet(
         prefix=schedule.prefix,
     )
     with stack:
-        scaler = Autoscaler(stack, unit, scaled_stop, seed, out / "events.jsonl")
+        scaler = AUTOSCALERS[autoscaler](stack, unit, scaled_stop, seed, out / "events.jsonl")
         try:
             now = time.monotonic()
             begin = now + (start - datetime.now(UTC)).total_seconds()
@@ -207,6 +211,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=sorted(MODES), default="short")
     p.add_argument("--guard", choices=("on", "off", "both"), default="both")
     p.add_argument("--periods", type=int, help="override the mode's number of periods")
+    p.add_argument("--autoscaler", choices=sorted(AUTOSCALERS), default="mwaa", help="default %(default)s")
     p.add_argument("--seed", type=int, default=20211025, help="simulator seed (default %(default)s)")
     p.add_argument(
         "--stop-timeout",
@@ -245,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     def one(fleet: str) -> None:
         start = slot_zero(datetime.now(UTC), unit, STARTUP_LEAD_SECONDS, mode.phase_minute)
         results[fleet] = run_fleet(
-            args.mode, fleet, mode, out / fleet, args.seed, args.stop_timeout, start, stop
+            args.mode, fleet, mode, out / fleet, args.seed, args.stop_timeout, start, stop, args.autoscaler
         )
 
     if not args.sequential and len(fleets) > 1:

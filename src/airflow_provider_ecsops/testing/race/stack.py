@@ -134,6 +134,7 @@ class RaceStack:
     :param start_date: the set's start date (a little in the future, so runs start in phase).
     :param stop_timeout_seconds: scaled stop timeout, told to the guard (``scalein_stop_timeout_seconds``).
     :param heartbeat_timeout_seconds: the scheduler's task-instance heartbeat timeout (fails lost tasks).
+    :param worker_env: extra environment of the workers (an autoscaler's, e.g. self-retire's settings).
     """
 
     run: str
@@ -150,6 +151,7 @@ class RaceStack:
     workers: list[Worker] = field(default_factory=list)
     jwt_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     api_port: int = field(default_factory=free_port)
+    worker_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def guarded(self) -> bool:
@@ -268,7 +270,7 @@ class RaceStack:
         """Start one ``airflow celery worker --concurrency 1`` as a new ECS task of the fake agent."""
         name = f"{self.fleet}-w{len(self.workers) + 1}"
         identity = self.agent.add_task()
-        env = self.env() | identity | {HOSTNAME_ENV: name}
+        env = self.env() | self.worker_env | identity | {HOSTNAME_ENV: name}
         command = _airflow("celery", "worker", "--concurrency", "1", "--skip-serve-logs", "-H", f"{name}@%h")
         worker = Worker(
             name=name,
