@@ -153,6 +153,10 @@ class TargetTrackingAutoscaler(Autoscaler):
 
     def step(self, now: float) -> None:
         """One tick of the ECS service scheduler: launch up to desiredCount, stop the excess, escalate."""
+        for worker in self.stack.workers:  # exits nobody asked for: self-retire (or a crash)
+            if worker.sigterm_at is None and worker.exited_at is None and not worker.alive:
+                worker.exited_at = now
+                self._event("exited", worker=worker.name, self_retired=True, code=worker.proc.returncode)
         up, desired = len(self.up), self.service.desired_count
         for _ in range(desired - up):
             self.launch(f"service scheduler: desiredCount {desired}, running {up}")
