@@ -19,24 +19,25 @@ def _policy(**overrides) -> ScalingPolicy:
     return ScalingPolicy(**({"cluster": "airflow", "service": "workers", "fleet": "workers"} | overrides))
 
 
-@pytest.mark.parametrize("self_retire", [True, False])
-def test_the_cloudformation_template_passes_cfn_lint(self_retire):
+def test_the_cloudformation_templates_pass_cfn_lint_and_a_broken_one_does_not():
+    """One lint run (cfn-lint loads its schemas per run): both variants, plus a copy of the policy without its
+    target value, which must be the only resource flagged (so the lint can fail)."""
     from cfnlint.api import lint
 
-    template = _policy(self_retire=self_retire, dimensions={"Environment": "prod"}).cloudformation()
-    matches = lint(json.dumps(template), regions=[REGION])
-    assert matches == [], [str(m) for m in matches]
-
-
-def test_cfn_lint_sees_a_broken_template():
-    # The lint must be able to fail: a target-tracking configuration without its target value.
-    from cfnlint.api import lint
-
-    template = _policy().cloudformation()
-    del template["Resources"]["WorkerDemandPolicy"]["Properties"]["TargetTrackingScalingPolicyConfiguration"][
-        "TargetValue"
-    ]
-    assert lint(json.dumps(template), regions=[REGION])
+    resources = {}
+    for suffix, self_retire in (("Retire", True), ("PolicyScalesIn", False)):
+        policy = _policy(service=f"workers-{suffix}", self_retire=self_retire, dimensions={"Environment": "prod"})
+        template = policy.cloudformation()
+        for name, resource in template["Resources"].items():
+            if "ScalingTargetId" in resource["Properties"]:
+                resource["Properties"]["ScalingTargetId"] = {"Ref": f"WorkerScalableTarget{suffix}"}
+            resources[name + suffix] = resource
+    broken = json.loads(json.dumps(resources["WorkerDemandPolicyRetire"]))
+    del broken["Properties"]["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]
+    resources["Broken"] = broken
+    matches = lint(json.dumps(template | {"Resources": resources}), regions=[REGION])
+    assert matches, "cfn-lint flagged nothing, not even the policy without TargetValue"
+    assert {m.path[1] for m in matches} == {"Broken"}, [str(m) for m in matches]
 
 
 def test_with_self_retire_the_policy_only_scales_out_on_the_demand_metric():
