@@ -26,7 +26,9 @@ def test_the_cloudformation_templates_pass_cfn_lint_and_a_broken_one_does_not():
 
     resources = {}
     for suffix, self_retire in (("Retire", True), ("PolicyScalesIn", False)):
-        policy = _policy(service=f"workers-{suffix}", self_retire=self_retire, dimensions={"Environment": "prod"})
+        policy = _policy(
+            service=f"workers-{suffix}", self_retire=self_retire, dimensions={"Environment": "prod"}
+        )
         template = policy.cloudformation()
         for name, resource in template["Resources"].items():
             if "ScalingTargetId" in resource["Properties"]:
