@@ -132,6 +132,10 @@ class TargetTrackingAutoscaler(Autoscaler):
                 {
                     "AIRFLOW__ECSOPS__SCALEIN_SELF_RETIRE": "True",
                     "AIRFLOW__ECSOPS__SCALEIN_SERVICE": SERVICE,
+                    # boto3 needs a region and some credentials to sign; the fake agent checks neither.
+                    "AWS_DEFAULT_REGION": "us-east-1",
+                    "AWS_ACCESS_KEY_ID": "testing",
+                    "AWS_SECRET_ACCESS_KEY": "testing",
                 }
             )
 
