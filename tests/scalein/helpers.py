@@ -71,3 +71,17 @@ def wait_until(predicate: Callable[[], object], timeout: float = 30.0, what: str
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def moto_worker_service(
+    region: str, desired: int, cluster: str = "airflow", service: str = "workers"
+) -> None:
+    """An ECS cluster with a worker service of ``desired`` tasks, inside a running ``mock_aws``."""
+    import boto3
+
+    ecs = boto3.client("ecs", region_name=region)
+    ecs.create_cluster(clusterName=cluster)
+    ecs.register_task_definition(
+        family="worker", containerDefinitions=[{"name": "w", "image": "x", "memory": 512}]
+    )
+    ecs.create_service(cluster=cluster, serviceName=service, taskDefinition="worker", desiredCount=desired)

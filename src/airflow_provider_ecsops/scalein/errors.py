@@ -1,4 +1,4 @@
-"""The scale-in guard's error classes: what a call into backlog or retire may raise, and nothing else.
+"""The scale-in guard's error classes: what a call into backlog, demand or retire may raise, and nothing else.
 
 Every message is one line, ``[ecsops] scalein_<option>: problem. Fix: ...``, so a worker log says what to change.
 ``ConfigurationError`` is raised at worker start (a setup that can never work); ``BacklogError`` and
@@ -14,6 +14,12 @@ class ConfigurationError(ValueError):
 
 class BacklogError(RuntimeError):
     """The backlog could not be counted this time (broker or DB unreachable, timed out, refused)."""
+
+    kind = "transient"
+
+
+class DemandError(RuntimeError):
+    """The fleet's demand could not be read this time: nothing is published for that interval."""
 
     kind = "transient"
 

@@ -30,6 +30,9 @@ from pathlib import Path
 from airflow_provider_ecsops.testing.race.autoscaler import VICTIMS, Autoscaler
 from airflow_provider_ecsops.testing.race.campaign import FLEET_NAMES, campaign_table, markdown
 from airflow_provider_ecsops.testing.race.stack import BROKERS, RaceStack, migrate_template
+from airflow_provider_ecsops.testing.race.target_tracking import TargetTrackingAutoscaler
+
+AUTOSCALERS = {"mwaa": Autoscaler, "target-tracking": TargetTrackingAutoscaler}
 
 REDIS_DB = {"short": 10, "long": 12}  # the guarded fleet's; the unguarded fleet's is the next one
 READY_TIMEOUT_SECONDS = 300  # a cold machine needs minutes to import Airflow in a dozen processes at once
@@ -78,6 +81,7 @@ class RunOptions:
     :param stop_timeout: unscaled stop timeout in seconds (Fargate: at most 120).
     :param redis_db: Redis database of the guarded fleet; the unguarded fleet uses the next one.
     :param sabotage_guard: run the fleet ``on`` without the guard (to show that the CI test fails then).
+    :param autoscaler: ``mwaa`` (the field report's rule) or ``target-tracking`` (the demand policy).
     """
 
     mode_name: str
@@ -88,6 +92,7 @@ class RunOptions:
     stop_timeout: float = 30.0
     redis_db: int = 10
     sabotage_guard: bool = False
+    autoscaler: str = "mwaa"
 
 
 @dataclass
@@ -169,7 +174,7 @@ def run_fleet(fleet: str, options: RunOptions, out: Path, stop: threading.Event)
     # The DAG files' own schedule (same start date), for the runs' lengths.
     lengths = RaceSchedule(prefix=stack.prefix, time_scale=mode.time_scale, start_date=dags_start)
     with stack:
-        scaler = Autoscaler(
+        scaler = AUTOSCALERS[options.autoscaler](
             stack,
             unit,
             scaled_stop,
@@ -321,6 +326,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--periods", type=int, help="override the mode's number of periods")
     p.add_argument("--broker", choices=BROKERS, default="redis", help="Celery broker (default %(default)s)")
     p.add_argument("--concurrency", type=int, default=1, help="task slots per worker (default %(default)s)")
+    p.add_argument(
+        "--autoscaler",
+        choices=sorted(AUTOSCALERS),
+        default="mwaa",
+        help="mwaa: the field report's rule; target-tracking: the demand policy (default %(default)s)",
+    )
     p.add_argument("--seed", type=int, default=20211025, help="simulator seed (default %(default)s)")
     p.add_argument(
         "--seeds", type=int, default=1, help="a campaign: this many seeds from --seed on, one after the other"
@@ -415,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
         stop_timeout=args.stop_timeout,
         redis_db=args.redis_db if args.redis_db is not None else REDIS_DB[args.mode],
         sabotage_guard=args.sabotage_guard,
+        autoscaler=args.autoscaler,
     )
     seeds = [args.seed + i for i in range(args.seeds)]
     results: list[FleetResult] = []

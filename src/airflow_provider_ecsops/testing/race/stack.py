@@ -188,6 +188,7 @@ class RaceStack:
     :param start_date: the set's start date (a little in the future, so runs start in phase).
     :param stop_timeout_seconds: scaled stop timeout, told to the guard (``scalein_stop_timeout_seconds``).
     :param heartbeat_timeout_seconds: the scheduler's task-instance heartbeat timeout (fails lost tasks).
+    :param worker_env: extra environment of the workers (an autoscaler's, e.g. self-retire's settings).
     """
 
     run: str
@@ -209,6 +210,7 @@ class RaceStack:
     api_port: int = field(default_factory=free_port)
     sqs_endpoint: str | None = None
     _moto: ThreadedMotoServer | None = None
+    worker_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def queue(self) -> str:
@@ -435,7 +437,7 @@ class RaceStack:
         """Start one ``airflow celery worker`` on the fleet's queue as a new ECS task of the fake agent."""
         name = f"{self.fleet}-w{len(self.workers) + 1}"
         identity = self.agent.add_task()
-        env = self.env() | identity | {HOSTNAME_ENV: name}
+        env = self.env() | self.worker_env | identity | {HOSTNAME_ENV: name}
         command = _airflow(
             "celery",
             "worker",

@@ -1,0 +1,81 @@
+"""The race lab's target-tracking rule (Application Auto Scaling's semantics), pure: no stack, no clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from airflow_provider_ecsops.scalein.demand import Demand, QueueDemand
+from airflow_provider_ecsops.scalein.demand_publish import demand_per_worker
+from airflow_provider_ecsops.testing.race.target_tracking import TargetTracking
+
+PERIOD = 60.0
+
+
+def _rule(**overrides) -> TargetTracking:
+    settings = {
+        "min_capacity": 1,
+        "max_capacity": 10,
+        "disable_scale_in": False,
+        "scale_out_cooldown": 60.0,
+        "scale_in_cooldown": 300.0,
+    }
+    return TargetTracking(**(settings | overrides))
+
+
+def _feed(rule: TargetTracking, desired: int, metrics: list[float], start: float = 0.0) -> list[int]:
+    """Desired count after each period, the policy's output fed back as the next period's capacity."""
+    out = []
+    for i, metric in enumerate(metrics):
+        desired = rule.evaluate(start + i * PERIOD, metric, desired)
+        out.append(desired)
+    return out
+
+
+def _demand(queued: int, running: int) -> Demand:
+    return Demand((QueueDemand("default", 0, queued, running, 0.0),), concurrency=1, at=datetime.now(UTC))
+
+
+def test_scale_out_waits_for_three_datapoints_above_the_target_then_sets_the_required_workers():
+    rule = _rule()
+    desired = 2
+    metric = demand_per_worker(_demand(queued=4, running=2), desired)  # 6 required on 2 workers: 3.0
+    assert _feed(rule, desired, [metric] * 3) == [2, 2, 6]
+
+
+def test_one_period_below_the_target_restarts_the_high_alarms_count():
+    assert _feed(_rule(), 2, [3.0, 3.0, 1.0, 3.0, 3.0]) == [2, 2, 2, 2, 2]
+
+
+def test_with_scale_in_disabled_the_policy_never_lowers_the_desired_count():
+    rule = _rule(disable_scale_in=True)
+    assert _feed(rule, 6, [0.0] * 40) == [6] * 40
+
+
+def test_without_self_retire_scale_in_needs_fifteen_low_datapoints_and_respects_its_cooldown():
+    rule = _rule(scale_in_cooldown=300.0)
+    # 6 desired, 3 required (0.5 per worker, below 90 % of 1.0) for 20 periods: in at the 15th, to 3.
+    desired = _feed(rule, 6, [0.5] * 15)
+    assert desired[:14] == [6] * 14 and desired[14] == 3
+    # Now 1 required on 3 workers: the low alarm still holds, but the cooldown blocks the next scale-in for 5 periods.
+    later = _feed(rule, 3, [1 / 3] * 6, start=15 * PERIOD)
+    assert later == [3, 3, 3, 3, 1, 1]
+
+
+def test_within_the_scale_out_cooldown_only_a_larger_scale_out_happens():
+    rule = _rule(scale_out_cooldown=180.0)
+    assert _feed(rule, 2, [2.0, 2.0, 2.0]) == [2, 2, 4]
+    # Still above target at 4 (5 required): 5 > 4, larger than the last scale-out's 4, so it happens in cooldown.
+    assert rule.evaluate(3 * PERIOD, 5 / 4, 4) == 5
+    # A scale-out to a count no larger than the last one's waits out the cooldown.
+    assert rule.evaluate(4 * PERIOD, 5 / 4, 4) == 4
+    assert rule.evaluate(4 * PERIOD + 180.0, 5 / 4, 4) == 5
+
+
+def test_the_desired_count_stays_within_min_and_max():
+    assert _feed(_rule(max_capacity=4), 2, [10.0] * 3)[-1] == 4
+    assert _feed(_rule(min_capacity=2), 5, [0.0] * 15)[-1] == 2
+
+
+def test_demand_on_an_empty_service_reads_above_the_target():
+    assert demand_per_worker(_demand(queued=3, running=0), desired=0) == 3.0
+    assert demand_per_worker(_demand(queued=0, running=0), desired=3) == 0.0

@@ -1,0 +1,92 @@
+"""The scale-out policy: linted as CloudFormation, applied to moto's Application Auto Scaling."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from airflow_provider_ecsops.scalein import policy as policy_module
+from airflow_provider_ecsops.scalein.errors import ConfigurationError
+from airflow_provider_ecsops.scalein.policy import ScalingPolicy
+from tests.scalein.helpers import moto_worker_service
+
+REGION = "eu-west-1"
+
+
+def _policy(**overrides) -> ScalingPolicy:
+    return ScalingPolicy(**({"cluster": "airflow", "service": "workers", "fleet": "workers"} | overrides))
+
+
+def test_the_cloudformation_templates_pass_cfn_lint_and_a_broken_one_does_not():
+    """One lint run (cfn-lint loads its schemas per run): both variants, plus a copy of the policy without its
+    target value, which must be the only resource flagged (so the lint can fail)."""
+    from cfnlint.api import lint
+
+    resources = {}
+    for suffix, self_retire in (("Retire", True), ("PolicyScalesIn", False)):
+        policy = _policy(
+            service=f"workers-{suffix}", self_retire=self_retire, dimensions={"Environment": "prod"}
+        )
+        template = policy.cloudformation()
+        for name, resource in template["Resources"].items():
+            if "ScalingTargetId" in resource["Properties"]:
+                resource["Properties"]["ScalingTargetId"] = {"Ref": f"WorkerScalableTarget{suffix}"}
+            resources[name + suffix] = resource
+    broken = json.loads(json.dumps(resources["WorkerDemandPolicyRetire"]))
+    del broken["Properties"]["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]
+    resources["Broken"] = broken
+    matches = lint(json.dumps(template | {"Resources": resources}), regions=[REGION])
+    assert matches, "cfn-lint flagged nothing, not even the policy without TargetValue"
+    assert {m.path[1] for m in matches} == {"Broken"}, [str(m) for m in matches]
+
+
+def test_with_self_retire_the_policy_only_scales_out_on_the_demand_metric():
+    configuration = _policy(self_retire=True).target_tracking_configuration()
+    assert configuration["DisableScaleIn"] is True
+    assert configuration["TargetValue"] == 1.0
+    assert configuration["CustomizedMetricSpecification"]["MetricName"] == "DemandPerWorker"
+    assert _policy(self_retire=False).target_tracking_configuration()["DisableScaleIn"] is False
+
+
+def test_the_boto3_calls_register_the_target_and_policy_in_motos_application_auto_scaling(monkeypatch):
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    policy = _policy(min_capacity=2, max_capacity=12, scale_out_cooldown=90)
+    with mock_aws():
+        moto_worker_service(REGION, desired=2)
+        client = boto3.client("application-autoscaling", region_name=REGION)
+        for method, kwargs in policy.boto3_calls().items():
+            getattr(client, method)(**kwargs)
+        target = client.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]
+        stored = client.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"]
+    assert [(t["ResourceId"], t["MinCapacity"], t["MaxCapacity"]) for t in target] == [
+        ("service/airflow/workers", 2, 12)
+    ]
+    assert len(stored) == 1 and stored[0]["PolicyType"] == "TargetTrackingScaling"
+    assert stored[0]["TargetTrackingScalingPolicyConfiguration"] == policy.target_tracking_configuration()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "line"),
+    [
+        ({"min_capacity": 0}, "min_capacity: below 1; target tracking cannot scale out of 0. Fix: >= 1"),
+        ({"min_capacity": 3, "max_capacity": 2}, "max_capacity: below min_capacity. Fix: raise it"),
+        ({"scale_out_cooldown": -1}, "cooldowns: negative. Fix: >= 0"),
+        ({"target": 0}, "target: must be > 0. Fix: 1.0 (exactly the required workers)"),
+    ],
+)
+def test_a_policy_that_cannot_work_is_refused_with_one_line(overrides, line):
+    with pytest.raises(ConfigurationError) as failure:
+        _policy(**overrides)
+    assert str(failure.value) == f"[ecsops] scaling policy {line}"
+
+
+def test_the_module_prints_the_template_and_refuses_bad_options_in_one_line(capsys):
+    assert policy_module.main(["--cluster", "c", "--service", "s", "--max", "4"]) == 0
+    template = json.loads(capsys.readouterr().out)
+    assert template["Resources"]["WorkerScalableTarget"]["Properties"]["MaxCapacity"] == 4
+    assert policy_module.main(["--cluster", "c", "--service", "s", "--min", "0"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
