@@ -1,0 +1,123 @@
+"""Waiting on ECS events vs polling: DescribeTasks per task lifetime and completion latency, N tasks, one run.
+
+N Fargate tasks start 4 ms apart with containers running 5 to 15 s (spread evenly), on local AWS (moto + the
+Fargate double, which emits ECS Task State Change events into moto's EventBridge; a rule with the documented
+pattern feeds an SQS queue). Each row waits for all N in one triggerer-like event loop:
+- ours, events: FargateTaskTrigger with the events queue (DescribeTasks at the start and at the 300 s safety net);
+- ours, polling: FargateTaskTrigger polling every ``--interval`` seconds (batched, 100 tasks per call);
+- official: the amazon provider's TaskDoneTrigger (EcsRunTaskOperator's), one DescribeTasks per task per interval.
+Latency is from the task's stoppedAt to the moment its trigger yields the event.
+
+    python bench/fargate_events.py [--n 500] [--interval 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import time
+from datetime import datetime
+
+import boto3
+from benchlib import quiet
+
+from airflow_provider_ecsops.fargate.events import TaskEventConsumer
+from airflow_provider_ecsops.fargate.trigger import FargateTaskTrigger
+from airflow_provider_ecsops.testing.fargate_double import TaskScript, route_task_events
+from airflow_provider_ecsops.testing.local_aws import local_aws
+
+STAGGER = 0.004  # seconds between arrivals
+
+
+def start_tasks(env, n: int) -> list[str]:
+    ecs = boto3.client("ecs", region_name=env.region)
+    env.fargate.script(*(TaskScript(running=5 + 10 * i / max(1, n - 1)) for i in range(n)))
+    return [
+        ecs.run_task(
+            cluster=env.cluster,
+            taskDefinition=env.task_definition,
+            launchType="FARGATE",
+            startedBy=f"ecsops-{i:032x}",  # as the operator starts them (the rule selects this prefix)
+            networkConfiguration={"awsvpcConfiguration": {"subnets": env.subnets}},
+        )["tasks"][0]["taskArn"]
+        for i in range(n)
+    ]
+
+
+def official(env, arn: str, interval: int):
+    from airflow.providers.amazon.aws.triggers.ecs import TaskDoneTrigger
+
+    return TaskDoneTrigger(
+        cluster=env.cluster,
+        task_arn=arn,
+        waiter_delay=interval,
+        waiter_max_attempts=1_000_000,
+        aws_conn_id=None,
+        region=env.region,
+    )
+
+
+async def wait_all(env, triggers: list) -> list[float]:
+    """Seconds from each task's stoppedAt to its trigger's event."""
+
+    async def drive(trigger) -> float:
+        async for _ in trigger.run():
+            seen = time.time()
+            stopped = env.fargate.status(trigger.task_arn)["stoppedAt"]
+            return seen - stopped.timestamp() if isinstance(stopped, datetime) else float("nan")
+        return float("nan")
+
+    async def arrive(i: int, trigger) -> float:
+        await asyncio.sleep(i * STAGGER)
+        return await drive(trigger)
+
+    return await asyncio.gather(*(arrive(i, t) for i, t in enumerate(triggers)))
+
+
+def row(name: str, n: int, interval: int, events: bool) -> None:
+    with local_aws() as env:
+        queue = route_task_events(env.region) if events else ""
+        arns = start_tasks(env, n)
+        if name == "official":
+            triggers = [official(env, arn, interval) for arn in arns]
+        else:
+            triggers = [
+                FargateTaskTrigger(
+                    env.cluster, arn, None, env.region, poll_interval=interval, events_queue_url=queue
+                )
+                for arn in arns
+            ]
+        started = time.monotonic()
+        with env.fargate.emitting_events():
+            latencies = asyncio.run(wait_all(env, triggers))
+        wall = time.monotonic() - started
+        calls = env.fargate.calls["DescribeTasks"]
+    ordered = sorted(latencies)
+    p95 = ordered[int(0.95 * (len(ordered) - 1))]
+    print(
+        f"{name:<14} {calls:>6} {calls / n:>9.3f} {statistics.median(latencies):>9.2f} {p95:>8.2f} "
+        f"{max(latencies):>8.2f} {wall:>7.1f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=500)
+    parser.add_argument("--interval", type=int, default=6, help="poll interval, whole seconds (official)")
+    parser.add_argument("--skip-official", action="store_true")
+    args = parser.parse_args()
+    quiet()
+    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    TaskEventConsumer.wait_seconds = 1
+    print(f"N={args.n} tasks arriving {STAGGER * 1000:.0f} ms apart, containers 5-15 s, poll interval {args.interval}s")
+    print(f"{'mode':<14} {'calls':>6} {'per task':>9} {'lat p50':>9} {'p95':>8} {'max':>8} {'wall':>7}")
+    row("ours, events", args.n, args.interval, events=True)
+    row("ours, polling", args.n, args.interval, events=False)
+    if not args.skip_official:
+        row("official", args.n, args.interval, events=False)
+
+
+if __name__ == "__main__":
+    main()
