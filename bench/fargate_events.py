@@ -103,7 +103,9 @@ def row(name: str, n: int, interval: int, events: bool) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=500)
     parser.add_argument("--interval", type=int, default=6, help="poll interval, whole seconds (official)")
     parser.add_argument("--skip-official", action="store_true")
@@ -111,7 +113,9 @@ def main() -> None:
     quiet()
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     TaskEventConsumer.wait_seconds = 1
-    print(f"N={args.n} tasks arriving {STAGGER * 1000:.0f} ms apart, containers 5-15 s, poll interval {args.interval}s")
+    print(
+        f"N={args.n} tasks arriving {STAGGER * 1000:.0f} ms apart, containers 5-15 s, poll interval {args.interval}s"
+    )
     print(f"{'mode':<14} {'calls':>6} {'per task':>9} {'lat p50':>9} {'p95':>8} {'max':>8} {'wall':>7}")
     row("ours, events", args.n, args.interval, events=True)
     row("ours, polling", args.n, args.interval, events=False)

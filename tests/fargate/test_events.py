@@ -64,7 +64,9 @@ def test_deferred_tasks_complete_from_events_with_describe_tasks_only_at_start(a
     with aws.fargate.emitting_events():
         results = asyncio.run(events())
     assert [e["status"] for e in results] == ["stopped"] * 30
-    assert {e["task"]["containers"][0]["exitCode"] for e in results} == {3}  # the event's detail, as described
+    assert {e["task"]["containers"][0]["exitCode"] for e in results} == {
+        3
+    }  # the event's detail, as described
     # One batched DescribeTasks at the start; the 300 s safety net never came: the events resolved every task.
     assert aws.fargate.calls["DescribeTasks"] == 1
     assert all(e["task"]["lastStatus"] == "STOPPED" for e in results)

@@ -54,4 +54,6 @@ def test_staggered_arrivals_join_the_next_scheduled_poll(aws):
     requests = aws.fargate.requests_of("DescribeTasks")
     assert set(described(aws)) == set(arns)  # every arrival was polled
     assert max(len(r["tasks"]) for r in requests) == 100  # arrivals shared full batches
-    assert len(requests) <= 2 * (elapsed / 1.0 + 2), len(requests)  # ceil(200 / 100) per interval, not per arrival
+    assert len(requests) <= 2 * (elapsed / 1.0 + 2), len(
+        requests
+    )  # ceil(200 / 100) per interval, not per arrival

@@ -85,19 +85,13 @@ class TaskEventConsumer:
 
         loop = asyncio.get_running_loop()
         sqs = SqsHook(aws_conn_id=self.aws_conn_id, region_name=self.region).conn
-        receive = sync_to_async(sqs.receive_message, thread_sensitive=False)
+        receive = sync_to_async(self._receive, thread_sensitive=False)
         settle = sync_to_async(self._settle, thread_sensitive=False)
         delays = None
         try:
             while self.users > 0:
                 try:
-                    answer = await receive(
-                        QueueUrl=self.queue_url,
-                        MaxNumberOfMessages=10,
-                        WaitTimeSeconds=self.wait_seconds,
-                        AttributeNames=["ApproximateReceiveCount"],  # botocore < 1.34.9x lacks its successor
-                    )
-                    done, release = self._dispatch(answer.get("Messages", []))
+                    done, release = self._dispatch(await receive(sqs))
                     await settle(sqs, done, release)
                     delays = None
                 except Exception as exc:
@@ -122,12 +116,23 @@ class TaskEventConsumer:
             if detail is not None and any(poller.offer(detail) for poller in pollers):
                 self.handed += 1
                 done.append(message)
-            elif detail is None or int(message["Attributes"]["ApproximateReceiveCount"]) >= self.release_limit:
+            elif (
+                detail is None or int(message["Attributes"]["ApproximateReceiveCount"]) >= self.release_limit
+            ):
                 done.append(message)  # not an ECS task event, or nobody took it in time
             else:
                 self.released += 1
                 release.append(message)
         return done, release
+
+    def _receive(self, sqs) -> list[dict[str, Any]]:
+        return sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=self.wait_seconds,
+            # MessageSystemAttributeNames replaces it, but MWAA's botocore 1.35 may predate it
+            AttributeNames=["ApproximateReceiveCount"],
+        ).get("Messages", [])
 
     def _settle(self, sqs, done: list[dict], release: list[dict]) -> None:
         if done:

@@ -87,7 +87,9 @@ class TaskPoller:
         loop_id = id(asyncio.get_running_loop())
         return [poller for (_, owner), poller in list(cls._pollers.items()) if owner == loop_id]
 
-    async def wait_stopped(self, task_arn: str, interval: float, first: float | None = None) -> dict[str, Any]:
+    async def wait_stopped(
+        self, task_arn: str, interval: float, first: float | None = None
+    ) -> dict[str, Any]:
         """Wait until ``task_arn`` is STOPPED; returns ``{"task": ...}`` or ``{"error": ...}``.
 
         :param interval: seconds between this task's DescribeTasks calls.
@@ -132,9 +134,7 @@ class TaskPoller:
         return True
 
     def _due_now(self, now: float) -> list[str]:
-        return [
-            arn for arn, w in self._watches.items() if w.pending and w.due <= now + COALESCE * w.interval
-        ]
+        return [arn for arn, w in self._watches.items() if w.pending and w.due <= now + COALESCE * w.interval]
 
     async def _run(self) -> None:
         from asgiref.sync import sync_to_async

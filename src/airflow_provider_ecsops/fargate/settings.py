@@ -31,7 +31,9 @@ class FargateSettings:
             "version_added": "0.2.0",
         },
     )
-    events_safety_interval: float = field(default=300.0, metadata={"example": "600", "version_added": "0.2.0"})
+    events_safety_interval: float = field(
+        default=300.0, metadata={"example": "600", "version_added": "0.2.0"}
+    )
 
     @classmethod
     def from_airflow_conf(cls, **given: float | int | None) -> FargateSettings:

@@ -179,9 +179,13 @@ class FargateDouble:
                     continue
                 task.emitted = status
                 task.version += 1
-                detail = _plain({**self._describe(task), "version": task.version, "updatedAt": _ts(self.clock())})
+                detail = _plain(
+                    {**self._describe(task), "version": task.version, "updatedAt": _ts(self.clock())}
+                )
                 entries.append((task.region, task.arn, detail))
-        for start in range(0, len(entries), 10):  # PutEvents takes up to 10 entries (one region: tests use one)
+        for start in range(
+            0, len(entries), 10
+        ):  # PutEvents takes up to 10 entries (one region: tests use one)
             chunk = entries[start : start + 10]
             _moto_client("events", chunk[0][0]).put_events(
                 Entries=[
