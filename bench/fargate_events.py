@@ -1,12 +1,14 @@
 """Waiting on ECS events vs polling: DescribeTasks per task lifetime and completion latency, N tasks, one run.
 
-N Fargate tasks start 4 ms apart with containers running 5 to 15 s (spread evenly), on local AWS (moto + the
+N Fargate tasks are watched from triggers arriving 4 ms apart and stopped (StopTask) 5 to 15 s after their
+trigger arrived, spread evenly (stopped, not run for a fixed time: starting 500 tasks on a loaded machine takes
+longer than that), on local AWS (moto + the
 Fargate double, which emits ECS Task State Change events into moto's EventBridge; a rule with the documented
 pattern feeds an SQS queue). Each row waits for all N in one triggerer-like event loop:
 - ours, events: FargateTaskTrigger with the events queue (DescribeTasks at the start and at the 300 s safety net);
 - ours, polling: FargateTaskTrigger polling every ``--interval`` seconds (batched, 100 tasks per call);
 - official: the amazon provider's TaskDoneTrigger (EcsRunTaskOperator's), one DescribeTasks per task per interval.
-Latency is from the task's stoppedAt to the moment its trigger yields the event.
+Latency is from the task's stoppedAt (when the double took the StopTask) to the moment its trigger yields.
 
     python bench/fargate_events.py [--n 500] [--interval 6]
 """
@@ -18,6 +20,7 @@ import asyncio
 import os
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 from benchlib import quiet
@@ -32,7 +35,7 @@ STAGGER = 0.004  # seconds between arrivals
 
 def start_tasks(env, n: int) -> list[str]:
     ecs = boto3.client("ecs", region_name=env.region)
-    env.fargate.script(*(TaskScript(running=5 + 10 * i / max(1, n - 1)) for i in range(n)))
+    env.fargate.default_script = TaskScript(running=None)
     return [
         ecs.run_task(
             cluster=env.cluster,
@@ -63,11 +66,21 @@ async def wait_all(triggers: list) -> list[float]:
 
     async def arrive(i: int, trigger) -> float:
         await asyncio.sleep(i * STAGGER)
+        asyncio.get_running_loop().call_later(5 + 10 * i / max(1, len(triggers) - 1), stop, trigger.task_arn)
         async for _ in trigger.run():
             return time.time()
         return float("nan")
 
-    return await asyncio.gather(*(arrive(i, t) for i, t in enumerate(triggers)))
+    ecs = boto3.client("ecs")
+    stopper = ThreadPoolExecutor(4)
+
+    def stop(arn: str) -> None:
+        stopper.submit(ecs.stop_task, cluster=arn.split("/")[1], task=arn, reason="bench")
+
+    try:
+        return await asyncio.gather(*(arrive(i, t) for i, t in enumerate(triggers)))
+    finally:
+        stopper.shutdown()
 
 
 def row(name: str, n: int, interval: int, events: bool) -> None:
@@ -112,7 +125,7 @@ def main() -> None:
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     TaskEventConsumer.wait_seconds = 1
     print(
-        f"N={args.n} tasks arriving {STAGGER * 1000:.0f} ms apart, containers 5-15 s, poll interval {args.interval}s"
+        f"N={args.n} tasks arriving {STAGGER * 1000:.0f} ms apart, stopped 5-15 s after arrival, poll interval {args.interval}s"
     )
     print(f"{'mode':<14} {'calls':>6} {'per task':>9} {'lat p50':>9} {'p95':>8} {'max':>8} {'wall':>7}")
     row("ours, events", args.n, args.interval, events=True)
