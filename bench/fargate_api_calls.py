@@ -7,7 +7,11 @@ are counted for a window of whole intervals after every trigger is waiting, then
 6-second interval both use by default. ``--interval`` shortens the real wait; it must be whole seconds because
 the official trigger sleeps ``int(waiter_delay)`` (a fraction would make it poll without pause).
 
-    python bench/fargate_api_calls.py [--sizes 1 100 500] [--interval 1] [--window 4]
+The staggered row (``--staggered``, N=500 by default) lets the triggers arrive 4 ms apart, as a scheduler
+deferring a burst of tasks does, and counts from the first arrival: arrivals must join the next scheduled poll
+rather than each force one.
+
+    python bench/fargate_api_calls.py [--sizes 1 100 500] [--staggered 500] [--interval 1] [--window 4]
 """
 
 from __future__ import annotations
@@ -57,28 +61,44 @@ def official(env, arn: str, interval: float):
     )
 
 
-async def measure(env, make, arns: list[str], interval: float, window: int) -> float:
-    """DescribeTasks calls per minute (at the default interval) while every trigger waits."""
+STAGGER = 0.004  # seconds between staggered arrivals
+
+
+async def measure(env, make, arns: list[str], interval: float, window: int, staggered: bool = False) -> float:
+    """DescribeTasks calls per minute (at the default interval) while every trigger waits; staggered: arrivals
+    4 ms apart, counted from the first one."""
 
     async def drive(trigger):
         async for _ in trigger.run():
             return
 
     env.fargate.requests.clear()
-    tasks = [asyncio.ensure_future(drive(make(env, arn, interval))) for arn in arns]
-    # Count only once every trigger polls: creating N clients takes the official triggers a while.
-    while len({a for r in env.fargate.requests_of("DescribeTasks") for a in r["tasks"]}) < len(arns):
-        await asyncio.sleep(0.2)
-    await asyncio.sleep(interval)
     before = env.fargate.calls["DescribeTasks"]
+    started = loop_time()
+    tasks = []
+    for arn in arns:
+        tasks.append(asyncio.ensure_future(drive(make(env, arn, interval))))
+        if staggered:
+            await asyncio.sleep(STAGGER)
+    if not staggered:
+        # Count only once every trigger polls: creating N clients takes the official triggers a while.
+        while len({a for r in env.fargate.requests_of("DescribeTasks") for a in r["tasks"]}) < len(arns):
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(interval)
+        before, started = env.fargate.calls["DescribeTasks"], loop_time()
     await asyncio.sleep(interval * window)
     calls = env.fargate.calls["DescribeTasks"] - before
+    window = (loop_time() - started) / interval
     for task in tasks:
         task.cancel()
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
     return calls / window * (60 / DEFAULT_INTERVAL)
+
+
+def loop_time() -> float:
+    return asyncio.get_running_loop().time()
 
 
 def main() -> None:
@@ -88,18 +108,21 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 100, 500])
     parser.add_argument("--interval", type=int, default=1)
     parser.add_argument("--window", type=int, default=4, help="intervals counted")
+    parser.add_argument("--staggered", type=int, nargs="*", default=[500], help="N of the staggered rows")
     args = parser.parse_args()
     quiet()
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
     print(f"DescribeTasks calls per minute at a {DEFAULT_INTERVAL:.0f}s interval while N tasks wait")
     print(f"{'N':>6} {'ours':>10} {'official':>10} {'official/ours':>14}")
-    for n in args.sizes:
+    rows = [(n, False) for n in args.sizes] + [(n, True) for n in args.staggered]
+    for n, staggered in rows:
         with local_aws() as env:
             env.fargate.default_script = TaskScript(running=None)  # containers outlive the window
             arns = start_tasks(env, n)
-            mine = asyncio.run(measure(env, ours, arns, args.interval, args.window))
-            theirs = asyncio.run(measure(env, official, arns, args.interval, args.window))
-        print(f"{n:>6} {mine:>10.1f} {theirs:>10.1f} {theirs / mine:>13.1f}x")
+            mine = asyncio.run(measure(env, ours, arns, args.interval, args.window, staggered))
+            theirs = asyncio.run(measure(env, official, arns, args.interval, args.window, staggered))
+        label = f"{n} staggered" if staggered else str(n)
+        print(f"{label:>6} {mine:>10.1f} {theirs:>10.1f} {theirs / mine:>13.1f}x")
 
 
 if __name__ == "__main__":

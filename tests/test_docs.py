@@ -151,7 +151,11 @@ def test_the_logical_date_check_catches_ds():
 
 # IAM prefixes that differ from botocore's service name, and actions that authorise an operation of another name.
 IAM_PREFIX = {"mwaa": "airflow"}
-IAM_ACTION_OF = {"s3:HeadBucket": "s3:ListBucket"}
+IAM_ACTION_OF = {
+    "s3:HeadBucket": "s3:ListBucket",
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",  # SQS authorises its batch calls by the single action
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+}
 # Actions AWS checks on top of an operation's own, given the arguments the code always passes.
 IMPLIED_ACTIONS = {
     "ecs:RunTask": {

@@ -166,10 +166,10 @@ def test_poller_is_per_cluster_and_event_loop(aws):
     async def pollers():
         from airflow_provider_ecsops.fargate.poller import PollerKey
 
-        a = TaskPoller.get(PollerKey("c1", "us-east-1", None), 6)
-        b = TaskPoller.get(PollerKey("c1", "us-east-1", None), 2)
-        c = TaskPoller.get(PollerKey("c2", "us-east-1", None), 6)
+        a = TaskPoller.get(PollerKey("c1", "us-east-1", None))
+        b = TaskPoller.get(PollerKey("c1", "us-east-1", None))
+        c = TaskPoller.get(PollerKey("c2", "us-east-1", None))
         return a, b, c
 
     a, b, c = asyncio.run(pollers())
-    assert a is b and a.interval == 2 and a is not c
+    assert a is b and a is not c

@@ -1,6 +1,9 @@
 """The trigger a deferred FargateOffloadOperator waits on.
 
-It waits through the shared :class:`~airflow_provider_ecsops.fargate.poller.TaskPoller`, never fails on a
+It waits through the shared :class:`~airflow_provider_ecsops.fargate.poller.TaskPoller` (at its own
+``poll_interval``), or, where the triggerer has an events queue (``[ecsops] fargate_events_queue_url``), on ECS
+task state change events (:mod:`~airflow_provider_ecsops.fargate.events`) with DescribeTasks at the start and at
+``fargate_events_safety_interval`` only. It never fails on a
 transient AWS error, stops the container at its deadline (the task's execution_timeout), and stops it when the
 task instance is killed (Airflow 3.3+ calls :meth:`on_kill`; older Airflow cancels the trigger, and the trigger
 then stops the container only if the task instance has left the deferred state, so a triggerer restart does
@@ -10,8 +13,9 @@ not stop healthy work). Every outcome is an event; the trigger never raises.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -33,6 +37,8 @@ class FargateTaskTrigger(BaseTrigger):
     :param stop_on_kill: stop the container when the task instance is killed.
     :param stop_reason: who is waiting, put into StopTask's reason (names the task instance).
     :param resume: plain JSON the operator needs to complete; echoed in every event.
+    :param events_queue_url: SQS queue of ECS task state change events; None reads the triggerer's
+        ``[ecsops] fargate_events_queue_url``, ``""`` polls.
     """
 
     def __init__(
@@ -46,6 +52,7 @@ class FargateTaskTrigger(BaseTrigger):
         stop_on_kill: bool = True,
         stop_reason: str = "",
         resume: dict[str, Any] | None = None,
+        events_queue_url: str | None = None,
     ) -> None:
         super().__init__()
         self.cluster = cluster
@@ -57,6 +64,7 @@ class FargateTaskTrigger(BaseTrigger):
         self.stop_on_kill = stop_on_kill
         self.stop_reason = stop_reason
         self.resume = resume or {}
+        self.events_queue_url = events_queue_url
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -71,18 +79,23 @@ class FargateTaskTrigger(BaseTrigger):
                 "stop_on_kill": self.stop_on_kill,
                 "stop_reason": self.stop_reason,
                 "resume": self.resume,
+                "events_queue_url": self.events_queue_url,
             },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow_provider_ecsops.fargate.poller import PollerKey, TaskPoller
 
-        poller = TaskPoller.get(
-            PollerKey(self.cluster, self.region_name, self.aws_conn_id), self.poll_interval
-        )
+        poller = TaskPoller.get(PollerKey(self.cluster, self.region_name, self.aws_conn_id))
         timeout = None if self.deadline is None else max(0.0, self.deadline - time.time())
         try:
-            result = await asyncio.wait_for(poller.wait_stopped(self.task_arn), timeout=timeout)
+            with self._events() as safety_interval:
+                result = await asyncio.wait_for(
+                    poller.wait_stopped(
+                        self.task_arn, max(self.poll_interval, safety_interval), first=self.poll_interval
+                    ),
+                    timeout=timeout,
+                )
         except TimeoutError:
             stopped = await self._stop("execution_timeout reached")
             yield self._event("timeout", stopped=stopped)
@@ -96,6 +109,21 @@ class FargateTaskTrigger(BaseTrigger):
             yield self._event("error", message=result["error"])
         else:
             yield self._event("stopped", task=result["task"])
+
+    @contextlib.contextmanager
+    def _events(self) -> Iterator[float]:
+        """Use the event consumer if there is a queue; yields the DescribeTasks interval that is then enough."""
+        from airflow_provider_ecsops.fargate.settings import FargateSettings
+
+        settings = FargateSettings.from_airflow_conf()
+        queue = settings.events_queue_url if self.events_queue_url is None else self.events_queue_url
+        if not queue:
+            yield self.poll_interval
+            return
+        from airflow_provider_ecsops.fargate.events import TaskEventConsumer
+
+        with TaskEventConsumer.get(queue, self.region_name, self.aws_conn_id):
+            yield settings.events_safety_interval
 
     def _event(self, status: str, **payload: Any) -> TriggerEvent:
         return TriggerEvent({"status": status, "task_arn": self.task_arn, "resume": self.resume, **payload})

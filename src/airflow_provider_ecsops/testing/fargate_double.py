@@ -21,17 +21,25 @@ Behaviour:
 - Faults: :meth:`FargateDouble.fail` makes the next N calls of an operation raise an AWS error (throttling,
   5xx) or a connection error; :meth:`FargateDouble.run_failure` makes RunTask answer with a ``failures`` entry
   (e.g. capacity unavailable).
+- Events: inside :meth:`FargateDouble.emitting_events`, each task's status changes are sent to moto's
+  EventBridge (default bus) as ECS sends them: source ``aws.ecs``, detail-type ``ECS Task State Change``, the
+  task in ``detail`` with timestamps as ISO strings and a ``version`` that grows with each change, the task ARN
+  in ``resources`` (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html). They are
+  sent within ``every`` seconds of the change (EventBridge's delivery is asynchronous); moto routes them through
+  the rules to their targets (an SQS queue).
 - :attr:`FargateDouble.calls` counts calls per operation, ``requests`` keeps each call's parameters, and
   ``described_arns`` counts task ARNs described.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 import uuid
 from collections import Counter, deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -84,6 +92,8 @@ class _Task:
     stop_requested: float | None = None
     stop_reason: str = ""
     logs_written: int = 0
+    emitted: str = ""  # the last status sent as an event
+    version: int = 0  # the event detail's version: grows with each status change
 
 
 def _ts(seconds: float | None) -> datetime | None:
@@ -140,6 +150,55 @@ class FargateDouble:
         """The task as DescribeTasks would show it now (without counting a call)."""
         with self._lock:
             return self._describe(self._tasks[task_arn])
+
+    @contextlib.contextmanager
+    def emitting_events(self, every: float = 0.1) -> Iterator[None]:
+        """Send each task's status changes to moto's EventBridge while inside; see the module docstring."""
+        stop = threading.Event()
+
+        def emit() -> None:
+            while not stop.wait(every):
+                self.emit_due_events()
+
+        thread = threading.Thread(target=emit, name="fargate-double-events", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+            self.emit_due_events()
+
+    def emit_due_events(self) -> int:
+        """Send an ECS Task State Change event for every task whose status changed since its last one."""
+        entries = []
+        with self._lock:
+            for task in self._tasks.values():
+                status = self._phase(task)[0]
+                if status == task.emitted:
+                    continue
+                task.emitted = status
+                task.version += 1
+                detail = _plain(
+                    {**self._describe(task), "version": task.version, "updatedAt": _ts(self.clock())}
+                )
+                entries.append((task.region, task.arn, detail))
+        for start in range(
+            0, len(entries), 10
+        ):  # PutEvents takes up to 10 entries (one region: tests use one)
+            chunk = entries[start : start + 10]
+            _moto_client("events", chunk[0][0]).put_events(
+                Entries=[
+                    {
+                        "Source": "aws.ecs",
+                        "DetailType": "ECS Task State Change",
+                        "Detail": json.dumps(detail),
+                        "Resources": [arn],
+                    }
+                    for _, arn, detail in chunk
+                ]
+            )
+        return len(entries)
 
     # -- installation --------------------------------------------------------------------------------------
     def __enter__(self) -> FargateDouble:
@@ -391,6 +450,44 @@ class FargateDouble:
         ]
         logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
         task.logs_written = due
+
+
+def route_task_events(region: str, name: str = "ecsops-task-events") -> str:
+    """Create, in moto, the SQS queue and the EventBridge rule (the documented pattern, the queue as its target)
+    that event-driven waiting reads; returns the queue URL."""
+    from airflow_provider_ecsops.fargate.events import RULE_PATTERN
+
+    _cache_jsonpath_parsers()
+    sqs = _moto_client("sqs", region)
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events = _moto_client("events", region)
+    events.put_rule(Name=name, EventPattern=json.dumps(RULE_PATTERN))
+    events.put_targets(Rule=name, Targets=[{"Id": "queue", "Arn": arn}])
+    return url
+
+
+def _cache_jsonpath_parsers() -> None:
+    """moto renders each event for each target through 8 jsonpath expressions whose parsers it builds anew every
+    time (a yacc table, about 0.05 to 0.4 s each): 500 events would take minutes. Parsing a fixed expression is
+    pure, so the parsed expressions are cached; what moto delivers is unchanged."""
+    import functools
+
+    import jsonpath_ng.ext
+
+    if not hasattr(jsonpath_ng.ext.parse, "cache_info"):
+        jsonpath_ng.ext.parse = functools.lru_cache(maxsize=64)(jsonpath_ng.ext.parse)
+
+
+def _plain(value: Any) -> Any:
+    """A described task as an event's JSON detail has it: timestamps as ISO 8601 strings in UTC."""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _check_run_params(params: dict, taskdef: dict) -> str | None:
