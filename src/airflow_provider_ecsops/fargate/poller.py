@@ -3,7 +3,9 @@
 N deferred Fargate tasks on one cluster cost ceil(N / 100) DescribeTasks calls per interval instead of N. The
 poller lives on the triggerer's event loop, starts with its first watcher and ends with its last. Transient
 errors (throttling, 5xx, connection) are waited out with backoff and never end a watch; a permanent error ends
-the watches of the affected tasks with an error result that the trigger turns into an error event.
+the watches of the affected tasks with an error result that the trigger turns into an error event. MISSING for a
+task not seen yet is "not visible yet" for ``FargateHook.missing_grace`` seconds from its first watch
+(DescribeTasks is eventually consistent right after RunTask), and final after that.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class TaskPoller:
         self.calls = 0
         self._watchers: dict[str, list[asyncio.Future]] = {}
         self._last_status: dict[str, str] = {}
+        self._watched_since: dict[str, float] = {}  # loop time of each task's first watch, until it is seen
         self._wake: asyncio.Event | None = None
         self._loop_task: asyncio.Task | None = None
 
@@ -60,6 +63,7 @@ class TaskPoller:
         """Wait until ``task_arn`` is STOPPED; returns ``{"task": ...}`` or ``{"error": ...}``."""
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         self._watchers.setdefault(task_arn, []).append(future)
+        self._watched_since.setdefault(task_arn, asyncio.get_running_loop().time())
         if self._loop_task is None or self._loop_task.done():
             self._loop_task = asyncio.get_running_loop().create_task(self._run())
         elif self._wake is not None:
@@ -72,6 +76,7 @@ class TaskPoller:
                 futures.remove(future)
             if not futures:
                 self._watchers.pop(task_arn, None)
+                self._watched_since.pop(task_arn, None)
 
     @property
     def watched(self) -> int:
@@ -115,10 +120,13 @@ class TaskPoller:
             self._pollers.pop((self.key, id(asyncio.get_running_loop())), None)
 
     def _publish(self, tasks: list[dict], failures: list[dict]) -> None:
+        from airflow_provider_ecsops.fargate.hook import FargateHook
         from airflow_provider_ecsops.fargate.outcome import normalize_task
 
+        now = asyncio.get_running_loop().time()
         for task in tasks:
             arn, status = task["taskArn"], task["lastStatus"]
+            self._watched_since.pop(arn, None)
             if self._last_status.get(arn) != status:
                 self._last_status[arn] = status
                 log.info("ECS task %s is %s", arn, status)
@@ -126,8 +134,11 @@ class TaskPoller:
                 self._resolve(arn, {"task": normalize_task(task)})
                 self._last_status.pop(arn, None)
         for failure in failures:
-            reason = failure.get("reason", "unknown")
-            self._resolve(failure.get("arn", ""), {"error": f"ECS no longer knows the task ({reason})"})
+            arn, reason = failure.get("arn", ""), failure.get("reason", "unknown")
+            since = self._watched_since.get(arn)
+            if reason == "MISSING" and since is not None and now - since < FargateHook.missing_grace:
+                continue  # not visible yet
+            self._resolve(arn, {"error": f"ECS no longer knows the task ({reason})"})
 
     def _fail_all(self, arns: list[str], message: str) -> None:
         for arn in arns:
