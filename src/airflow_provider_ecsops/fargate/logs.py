@@ -123,14 +123,21 @@ class LogTail:
             self.log.warning("Logs: %s", self.warning)
         return len(lines)
 
-    def drain(self, exited_at: str | None) -> None:
-        """Read until the delivery lag past ``exited_at`` (ISO time of the container's exit) has passed and a
+    def drain(self, task: dict[str, Any] | None) -> None:
+        """Read until CloudWatch has delivered the lines of the stopped ``task`` (normalized; None: now) and a
         read brings nothing."""
-        now = time.time()
-        # ECS's clock, not ours: a skewed one must not make the drain wait on a time that never comes.
-        exited = min(datetime.fromisoformat(exited_at).timestamp(), now) if exited_at else now
-        settled = exited + self.delivery_lag
+        settled = settled_at(task)
         while self.read() or time.time() < settled:
             if self.reader.error:
                 return
             time.sleep(min(self.pause, max(0.0, settled - time.time())) or self.pause)
+
+
+def settled_at(task: dict[str, Any] | None) -> float:
+    """Epoch seconds by which CloudWatch Logs has delivered what the containers of ``task`` wrote before they
+    exited (``task`` normalized: ISO times; None: they exit now)."""
+    now = time.time()
+    exited = task and (task.get("executionStoppedAt") or task.get("stoppingAt") or task.get("stoppedAt"))
+    # ECS's clock, not ours: a skewed one must not make anyone wait on a time that never comes.
+    start = min(datetime.fromisoformat(exited).timestamp(), now) if exited else now
+    return start + LogTail.delivery_lag

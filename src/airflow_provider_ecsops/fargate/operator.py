@@ -386,7 +386,7 @@ class FargateOffloadOperator(BaseOperator):
             raise
         task = normalize_task(task)
         if tail:
-            tail.drain(_exited_at(task))
+            tail.drain(task)
         return self._complete(context, task, state, tail, reused=False)
 
     def execute_complete(self, context, event: dict[str, Any]) -> dict[str, Any]:
@@ -496,7 +496,7 @@ class FargateOffloadOperator(BaseOperator):
         ``task``; what is there now otherwise."""
         logs = self._log_tail(state)
         if logs and task:
-            logs.drain(_exited_at(task))
+            logs.drain(task)
         elif logs:
             logs.read()
         return logs
@@ -532,8 +532,3 @@ class FargateOffloadOperator(BaseOperator):
         from datetime import datetime
 
         return max(0.0, (start + self.execution_timeout - datetime.now(UTC)).total_seconds())
-
-
-def _exited_at(task: dict[str, Any]) -> str | None:
-    """When the task's containers stopped (normalized task; ISO time), which logs lag behind."""
-    return task.get("executionStoppedAt") or task.get("stoppingAt") or task.get("stoppedAt")
