@@ -261,8 +261,11 @@ class FargateOffloadOperator(BaseOperator):
         running = self.hook.find_running_tasks(self.cluster, key.value)
         if running:
             return running[-1]
-        # Nothing kept (Airflow < 3.3, or the earlier try died before keeping it) (Airflow < 3.3): re-send the previous try's RunTask. ECS answers with the task that clientToken
-        # started (for 24 hours); if that try started none, this starts one, which is the container needed now.
+        if current_try(context) == 1:
+            return None
+        # Nothing kept (Airflow < 3.3, or the earlier try died before keeping it): re-send the previous try's
+        # RunTask. ECS answers with the task that clientToken started (for 24 hours); if that try started none,
+        # this starts one, which is the container needed now.
         return self._run_task(context, key, state, current_try(context) - 1)
 
     def _run_task(self, context, key, state, try_number: int) -> dict[str, Any]:
