@@ -48,7 +48,7 @@ def wait_for(predicate, timeout: float = 20.0) -> None:
 def test_retry_during_the_stopping_phase_awaits_that_container_and_uses_its_result(
     make_operator, context, aws, deferrable
 ):
-    aws.fargate.script(TaskScript(running=0.05, stopping=1.5, exit_codes={"etl": 0}))
+    aws.fargate.script(TaskScript(running=0.05, stopping=8.0))  # Fargate takes tens of seconds here
     arn = lose_the_worker(make_operator, context)
     wait_for(lambda: aws.fargate.status(arn)["lastStatus"] in STOPPING_STATES)
     assert aws.fargate.status(arn)["desiredStatus"] == "STOPPED"
@@ -126,10 +126,13 @@ def test_unreadable_logs_are_a_warning_never_the_verdict(
 
 @modes
 def test_late_log_lines_are_drained_into_the_log_and_the_failure_message(
-    make_operator, context, aws, deferrable, caplog, capfd
+    make_operator, context, aws, deferrable, caplog, capfd, monkeypatch
 ):
+    from airflow_provider_ecsops.fargate.logs import LogTail
+
     lines = [f"row {i}" for i in range(40)]
-    aws.fargate.log_lag = 0.25  # CloudWatch delivers each line this long after the container wrote it
+    aws.fargate.log_lag = 3.0  # CloudWatch delivers each line this long after the container wrote it
+    monkeypatch.setattr(LogTail, "delivery_lag", 3.5)
     aws.fargate.script(TaskScript(running=0.1, stopping=0.05, exit_codes={"etl": 2}, log_lines=lines))
     with caplog.at_level("INFO"), pytest.raises(AirflowException) as err:
         run_deferred(make_operator(deferrable=deferrable, log_lines_on_failure=3), context)
