@@ -59,10 +59,10 @@ def test_retry_during_the_stopping_phase_awaits_that_container_and_uses_its_resu
 
 @modes
 def test_missing_right_after_run_task_is_waited_out(make_operator, context, aws, deferrable):
-    aws.fargate.script(TaskScript(invisible=1.5, running=0.1))
+    aws.fargate.script(TaskScript(invisible=3, running=0.1))
     result = run_deferred(make_operator(deferrable=deferrable), context)
     assert result["verdict"] == "success"
-    assert aws.fargate.missing_answers > 0  # DescribeTasks did answer MISSING first
+    assert aws.fargate.missing_answers == 3  # DescribeTasks did answer MISSING first
     assert aws.fargate.calls["StopTask"] == 0
 
 

@@ -51,12 +51,12 @@ def test_a_finished_task_passes_the_stopping_states_with_desired_status_stopped(
 
 
 def test_describe_tasks_answers_missing_right_after_run_task(aws, ecs):
-    aws.fargate.script(TaskScript(invisible=0.3))
+    aws.fargate.script(TaskScript(invisible=2))
     arn = run_task(aws, ecs)
-    assert ecs.describe_tasks(cluster=aws.cluster, tasks=[arn])["failures"] == [
-        {"arn": arn, "reason": "MISSING"}
-    ]
-    time.sleep(0.35)
+    assert ecs.list_tasks(cluster=aws.cluster)["taskArns"] == []
+    for _ in range(2):
+        missing = ecs.describe_tasks(cluster=aws.cluster, tasks=[arn])["failures"]
+        assert missing == [{"arn": arn, "reason": "MISSING"}]
     assert ecs.describe_tasks(cluster=aws.cluster, tasks=[arn])["tasks"][0]["taskArn"] == arn
 
 

@@ -17,8 +17,9 @@ Behaviour:
   desiredStatus is STOPPED while lastStatus passes the three stopping states for ``TaskScript.stopping``
   seconds; the containers already show their exit codes then. (Task lifecycle:
   https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-lifecycle-explanation.html)
-- DescribeTasks is eventually consistent right after RunTask: for ``TaskScript.invisible`` seconds it answers
-  MISSING for a task that exists, and ListTasks omits it ("The Amazon ECS API follows an eventual consistency
+- DescribeTasks is eventually consistent right after RunTask: its first ``TaskScript.invisible`` answers about
+  a new task are MISSING (a count, not a time, so that a loaded machine cannot skip the scenario), and ListTasks
+  omits the task meanwhile ("The Amazon ECS API follows an eventual consistency
   model", RunTask API reference; boto/boto3 #842, #3393). :attr:`FargateDouble.missing_answers` counts them.
 - Stopped tasks stay listed and describable for :attr:`FargateDouble.stopped_retention` seconds (an hour;
   ListTasks API reference: "stopped tasks appear in the returned results for at least one hour"); after that
@@ -82,7 +83,7 @@ class TaskScript:
     :param log_lines: lines the essential container writes, spread over the running period.
     :param stopping: seconds from the container's exit to STOPPED, spread evenly over DEACTIVATING, STOPPING and
         DEPROVISIONING (Fargate takes tens of seconds; a small default keeps tests fast).
-    :param invisible: seconds after RunTask during which DescribeTasks answers MISSING and ListTasks omits it.
+    :param invisible: how many DescribeTasks answers about the new task are MISSING (ListTasks omits it meanwhile).
     """
 
     provisioning: float = 0.05
@@ -94,7 +95,7 @@ class TaskScript:
     fail_to_start: str | None = None
     log_lines: list[str] = field(default_factory=lambda: ["starting", "working", "done"])
     stopping: float = 0.06
-    invisible: float = 0.0
+    invisible: int = 0
 
 
 STOPPING_STATES = ("DEACTIVATING", "STOPPING", "DEPROVISIONING")
@@ -118,6 +119,7 @@ class _Task:
     stop_requested: float | None = None
     stop_reason: str = ""
     logs_written: int = 0
+    missing_left: int = 0
 
 
 def _ts(seconds: float | None) -> datetime | None:
@@ -282,6 +284,7 @@ class FargateDouble:
                 params=params,
                 script=script,
                 created=self.clock(),
+                missing_left=script.invisible,
             )
             arns.append(arn)
         if token:
@@ -297,6 +300,8 @@ class FargateDouble:
             task = self._find(ref)
             if task is None or not self._visible(task):
                 self.missing_answers += 1
+                if task is not None and task.missing_left:
+                    task.missing_left -= 1
                 failures.append({"arn": ref, "reason": "MISSING"})
             else:
                 found.append(self._describe(task, include_tags="TAGS" in params.get("include", [])))
@@ -340,7 +345,7 @@ class FargateDouble:
     def _visible(self, task: _Task) -> bool:
         """Whether ECS shows the task: not right after RunTask, nor an hour after it stopped."""
         now = self.clock()
-        if now < task.created + task.script.invisible:
+        if task.missing_left:
             return False
         status, times = self._phase(task)
         return status != "STOPPED" or now - cast(float, times["stopped"]) < self.stopped_retention
