@@ -13,14 +13,17 @@ from tests.fargate.builders import offload_operator
 
 @pytest.fixture
 def aws(monkeypatch):
-    """Local AWS (moto + the Fargate double) with the demo resources, and short backoffs."""
+    """Local AWS (moto + the Fargate double) with the demo resources, and short backoffs and lags."""
     from airflow_provider_ecsops.fargate.hook import FargateHook
+    from airflow_provider_ecsops.fargate.logs import LogTail
     from airflow_provider_ecsops.fargate.poller import TaskPoller
 
     monkeypatch.setattr(FargateHook, "retry_base", 0.01)
     monkeypatch.setattr(FargateHook, "retry_cap", 0.05)
     monkeypatch.setattr(TaskPoller, "retry_base", 0.01)
     monkeypatch.setattr(TaskPoller, "retry_cap", 0.05)
+    monkeypatch.setattr(FargateHook, "missing_grace", 4.0)
+    monkeypatch.setattr(LogTail, "delivery_lag", 0.3)
     with local_aws() as env:
         yield env
 
@@ -35,6 +38,7 @@ class TaskInstanceDouble:
     run_id: str = "manual__2024-01-01T00:00:00+00:00"
     map_index: int = -1
     max_tries: int = 0
+    try_number: int = 1
     start_date: datetime = field(default_factory=lambda: datetime.now(UTC))
     xcom: dict[str, Any] = field(default_factory=dict)
 

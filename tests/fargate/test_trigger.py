@@ -115,7 +115,7 @@ def test_deadline_stops_the_container_and_reports_timeout(aws):
     assert event == {"status": "timeout", "task_arn": arn, "stopped": True, "resume": {"container": "etl"}}
     (stop,) = aws.fargate.requests_of("StopTask")
     assert stop["reason"] == "Airflow etl.offload run manual__1: execution_timeout reached"
-    assert aws.fargate.status(arn)["lastStatus"] == "STOPPED"
+    assert aws.fargate.status(arn)["desiredStatus"] == "STOPPED"  # stopping, then STOPPED, as ECS does
 
 
 def test_on_kill_stops_the_container(aws):

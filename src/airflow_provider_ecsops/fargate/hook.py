@@ -18,6 +18,17 @@ class RunTaskFailed(RuntimeError):
     """RunTask could not start the task; the message carries AWS's reason."""
 
 
+class ClientTokenInUse(RunTaskFailed):
+    """RunTask's ConflictException: the clientToken already started ``task_arns`` with other parameters.
+
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/ECS_Idempotency.html#RunTaskIdempotency
+    """
+
+    def __init__(self, message: str, task_arns: list[str]) -> None:
+        super().__init__(message)
+        self.task_arns = task_arns
+
+
 class FargateHook(EcsHook):
     """EcsHook with the calls the Fargate operator and its trigger need.
 
@@ -26,6 +37,9 @@ class FargateHook(EcsHook):
 
     retry_base: float = 1.0
     retry_cap: float = 30.0
+    #: Seconds after RunTask during which DescribeTasks answering MISSING means "not visible yet": the ECS API is
+    #: eventually consistent (RunTask API reference; boto/boto3 #842, #3393).
+    missing_grace: float = 60.0
 
     def describe_task_definition(self, task_definition: str) -> dict[str, Any]:
         return self._retrying(lambda: self.conn.describe_task_definition(taskDefinition=task_definition))[
@@ -44,17 +58,15 @@ class FargateHook(EcsHook):
             failures.extend(response.get("failures", []))
         return tasks, failures
 
-    def find_tasks(self, cluster: str, started_by: str) -> list[dict]:
-        """Every task (running, or stopped and still remembered by ECS) started with ``started_by``."""
-        arns: list[str] = []
+    def find_running_tasks(self, cluster: str, started_by: str) -> list[dict]:
+        """The tasks started with ``started_by`` whose desired status is RUNNING, oldest first.
+
+        ListTasks' API reference: "When you specify startedBy as the filter, it must be the only filter that you
+        use", and the default desiredStatus filter is RUNNING; so stopping and stopped tasks are not found here.
+        """
         paginator = self.conn.get_paginator("list_tasks")
-        for status in ("RUNNING", "STOPPED"):
-
-            def pages(desired: str = status) -> list[dict[str, Any]]:
-                return list(paginator.paginate(cluster=cluster, startedBy=started_by, desiredStatus=desired))
-
-            for page in self._retrying(pages):
-                arns.extend(page.get("taskArns", []))
+        pages = self._retrying(lambda: list(paginator.paginate(cluster=cluster, startedBy=started_by)))
+        arns = [arn for page in pages for arn in page.get("taskArns", [])]
         if not arns:
             return []
         tasks, _ = self._retrying(lambda: self.describe_tasks(cluster, dict.fromkeys(arns)))
@@ -83,6 +95,11 @@ class FargateHook(EcsHook):
                 if not is_transient(exc):
                     if isinstance(exc, RunTaskFailed):
                         raise
+                    response = getattr(exc, "response", {})
+                    if response.get("Error", {}).get("Code") == "ConflictException":
+                        raise ClientTokenInUse(
+                            f"RunTask: {error_text(exc)}", response.get("resourceIds", [])
+                        ) from exc
                     raise RunTaskFailed(f"RunTask was refused: {error_text(exc)}") from exc
                 problem = error_text(exc)
             delay = next(delays)
@@ -94,6 +111,11 @@ class FargateHook(EcsHook):
                 delay,
             )
             time.sleep(delay)
+
+    def describe_task(self, cluster: str, task_arn: str) -> dict | None:
+        """One task, or None if ECS answers MISSING (not visible yet, or stopped too long ago)."""
+        tasks, _ = self._retrying(lambda: self.describe_tasks(cluster, [task_arn]))
+        return tasks[0] if tasks else None
 
     def stop_task(self, cluster: str, task_arn: str, reason: str) -> None:
         """Stop a task; ECS limits the reason to 255 characters."""

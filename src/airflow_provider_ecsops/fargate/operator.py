@@ -3,30 +3,37 @@
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Collection, Sequence
 from datetime import UTC, timedelta
 from functools import cached_property
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from airflow_provider_ecsops.compat import BaseOperator
 from airflow_provider_ecsops.fargate.links import FargateLogStreamLink, FargateTaskLink
 from airflow_provider_ecsops.fargate.validation import FargateConfigError, check_arguments, check_size
+
+if TYPE_CHECKING:
+    from airflow_provider_ecsops.fargate.logs import LogTail
 
 _CHECKED = (
     "cluster", "task_definition", "command", "subnets", "security_groups", "environment", "cpu", "memory",
     "tags", "capacity_provider_strategy", "launch_type", "propagate_tags", "assign_public_ip",
     "poll_interval", "skip_on_exit_code",
 )  # fmt: skip
+_STORE_KEY = "ecsops_fargate_task"  # the task state store entry: {"run_key": ..., "task_arn": ...}
 
 
 class FargateOffloadOperator(BaseOperator):
     """Run a container on ECS Fargate and wait for it to finish; succeed iff every essential container exits 0.
 
     Every try of one task instance shares a run key (dag, task, run, map index; not the try number) used as
-    RunTask's ``startedBy``, ``clientToken`` and a tag. Before starting anything the operator looks the key up:
-    a running container is awaited, a finished one's result is used instead of running again, and only a failed
-    one is replaced by a fresh container (``rerun_failed_on_retry``). Clearing the task instance starts anew.
+    RunTask's ``startedBy`` and a tag; the clientToken is the key and the number of the try that starts the
+    container. A retry first finds the previous container: the task ARN an earlier try kept in Airflow 3.3's
+    task state store, else a running task listed with the key, else by re-sending the previous try's RunTask
+    (ECS returns the task a clientToken started, for 24 hours). A running or stopping container is awaited, a
+    finished one's result is used instead of running again, and only a failed one is replaced by a fresh
+    container (``rerun_failed_on_retry``). Clearing the task instance starts anew. Logs never decide the
+    verdict: a log read error is a warning in the task log and the XCom.
 
     :param cluster: ECS cluster name or ARN. (templated)
     :param task_definition: family, ``family:revision`` or ARN. (templated)
@@ -49,6 +56,8 @@ class FargateOffloadOperator(BaseOperator):
     :param deferrable: wait in the triggerer, freeing the worker slot; default ``[operators] default_deferrable``.
     :param poll_interval: seconds between status checks; default ``[ecsops] fargate_poll_interval``.
     :param stop_on_kill: stop the container when the task instance is killed or times out.
+    :param stop_on_failure: when waiting fails for good (a permanent AWS error) on the last try, stop the
+        container rather than leave it running with nobody watching; earlier tries leave it for the retry.
     :param rerun_failed_on_retry: on a retry, start a fresh container if the previous one failed (otherwise
         report that failure again). A container that succeeded is never run again for the same key.
     :param skip_on_exit_code: exit code(s) of the essential containers that mark the task skipped.
@@ -88,6 +97,7 @@ class FargateOffloadOperator(BaseOperator):
         deferrable: bool | None = None,
         poll_interval: float | None = None,
         stop_on_kill: bool = True,
+        stop_on_failure: bool = True,
         rerun_failed_on_retry: bool = True,
         skip_on_exit_code: int | Collection[int] | None = None,
         log_lines_on_failure: int | None = None,
@@ -121,6 +131,7 @@ class FargateOffloadOperator(BaseOperator):
         )
         self.poll_interval = poll_interval  # None: read from [ecsops] at run time, not at DAG parse time
         self.stop_on_kill = stop_on_kill
+        self.stop_on_failure = stop_on_failure
         self.rerun_failed_on_retry = rerun_failed_on_retry
         self.skip_on_exit_code = (
             [skip_on_exit_code] if isinstance(skip_on_exit_code, int) else list(skip_on_exit_code or [])
@@ -162,12 +173,13 @@ class FargateOffloadOperator(BaseOperator):
         key = RunKey.from_context(context, self.retries or 0)
         taskdef = self.hook.describe_task_definition(self.task_definition)
         state = self._task_state(taskdef)
-        task, reused = self._attach_or_start(key, state)
+        task, reused = self._attach_or_start(context, key, state)
         self._task_arn = task["taskArn"]
         state["log"] = self._log_location(taskdef, state["container"], task["taskArn"])
         self._persist_links(context, task, state["log"])
         if task["lastStatus"] == "STOPPED":
-            return self._complete(context, normalize_task(task), state, self._read_logs(state), reused)
+            task = normalize_task(task)
+            return self._complete(context, task, state, self._read_logs(state, task), reused)
         if self.deferrable:
             self._defer(context, key, state)
         return self._wait(context, task, state)
@@ -197,18 +209,21 @@ class FargateOffloadOperator(BaseOperator):
         )
         return {"container": container, "essential": essential}
 
-    def _attach_or_start(self, key, state) -> tuple[dict[str, Any], bool]:
-        """Reattach to this key's running task, reuse its finished one, or start a new one."""
+    def _attach_or_start(self, context, key, state) -> tuple[dict[str, Any], bool]:
+        """Reattach to this key's running or stopping task, reuse its finished one, or start a new one."""
         from airflow_provider_ecsops.fargate.outcome import TaskOutcome, normalize_task
+        from airflow_provider_ecsops.fargate.run_key import current_try
 
-        previous = self.hook.find_tasks(self.cluster, key.value)
-        active = [t for t in previous if t["lastStatus"] != "STOPPED" and t.get("desiredStatus") != "STOPPED"]
-        if active:
-            self.log.info("Reattaching to %s, started earlier for %s", active[-1]["taskArn"], key.describe())
-            return active[-1], False
-        finished = [t for t in previous if t["lastStatus"] == "STOPPED"]
-        if finished:
-            last = finished[-1]
+        last = self._previous_task(context, key, state)
+        if last is not None and last["lastStatus"] != "STOPPED":
+            self.log.info(
+                "Reattaching to %s (%s), started earlier for %s",
+                last["taskArn"],
+                last["lastStatus"],
+                key.describe(),
+            )
+            return last, False
+        if last is not None:
             verdict = TaskOutcome.from_task(
                 normalize_task(last), state["essential"], self.skip_on_exit_code
             ).verdict
@@ -226,15 +241,59 @@ class FargateOffloadOperator(BaseOperator):
                 )
                 return last, True
             self.log.info("%s failed earlier; starting a fresh container", last["taskArn"])
-        request = self._run_task_request(key, state["container"], attempt=len(previous))
-        deadline = time.monotonic() + self.run_task_timeout
-        if self._deadline is not None:
-            deadline = min(deadline, self._deadline)
-        task = self.hook.run_task(request, deadline=deadline)
+        task = self._run_task(context, key, state, current_try(context))
         self.log.info("Started ECS task %s (%s) for %s", task["taskArn"], state["container"], key.describe())
         return task, False
 
-    def _run_task_request(self, key, container: str, attempt: int) -> dict[str, Any]:
+    def _previous_task(self, context, key, state) -> dict[str, Any] | None:
+        """The container an earlier try of this key started, if any (None on a first try)."""
+        from airflow_provider_ecsops.fargate.run_key import current_try
+
+        store = context.get("task_state_store")  # Airflow 3.3+; unlike XCom it survives into the next try
+        stored = store.get(_STORE_KEY) if store is not None else None
+        if isinstance(stored, dict) and stored.get("run_key") == key.value:
+            task = self.hook.describe_task(self.cluster, stored["task_arn"])
+            if task is not None:
+                return task
+            self.log.warning("%s, kept by an earlier try, is no longer known to ECS", stored["task_arn"])
+        elif current_try(context) == 1:
+            return None  # nothing ran before; a re-sent first try gets its task back through the clientToken
+        running = self.hook.find_running_tasks(self.cluster, key.value)
+        if running:
+            return running[-1]
+        if current_try(context) == 1:
+            return None
+        # Nothing kept (Airflow < 3.3, or the earlier try died before keeping it): re-send the previous try's
+        # RunTask. ECS answers with the task that clientToken started (for 24 hours); if that try started none,
+        # this starts one, which is the container needed now.
+        return self._run_task(context, key, state, current_try(context) - 1)
+
+    def _run_task(self, context, key, state, try_number: int) -> dict[str, Any]:
+        """RunTask with the clientToken of ``try_number``; keeps the task ARN where the next try can read it."""
+        from airflow_provider_ecsops.compat import AirflowException
+        from airflow_provider_ecsops.fargate.hook import ClientTokenInUse
+
+        request = self._run_task_request(key, state["container"], try_number)
+        deadline = time.monotonic() + self.run_task_timeout
+        if self._deadline is not None:
+            deadline = min(deadline, self._deadline)
+        try:
+            task = self.hook.run_task(request, deadline=deadline)
+        except ClientTokenInUse as conflict:
+            # That try already started a task, with parameters rendered differently: that task is its container.
+            self.log.info("%s; using the task it started", conflict)
+            found = (
+                self.hook.describe_task(self.cluster, conflict.task_arns[0]) if conflict.task_arns else None
+            )
+            if found is None:
+                raise AirflowException(f"{conflict}; ECS does not show the task it names") from conflict
+            task = found
+        store = context.get("task_state_store")
+        if store is not None:
+            store.set(_STORE_KEY, {"run_key": key.value, "task_arn": task["taskArn"]})
+        return task
+
+    def _run_task_request(self, key, container: str, try_number: int) -> dict[str, Any]:
         override: dict[str, Any] = {"name": container}
         if self.command is not None:
             override["command"] = list(self.command)
@@ -257,7 +316,7 @@ class FargateOffloadOperator(BaseOperator):
             "taskDefinition": self.task_definition,
             "count": 1,
             "startedBy": key.value,
-            "clientToken": key.client_token(attempt),
+            "clientToken": key.client_token(try_number),
             "networkConfiguration": {"awsvpcConfiguration": vpc},
             "overrides": overrides,
             "tags": key.tags() + [{"key": k, "value": v} for k, v in (self.tags or {}).items()],
@@ -296,18 +355,19 @@ class FargateOffloadOperator(BaseOperator):
         from airflow_provider_ecsops.compat import AirflowException, AirflowTaskTimeout
         from airflow_provider_ecsops.fargate.outcome import normalize_task
 
-        tail: deque[str] = deque(maxlen=max(self._run_settings.log_lines_on_failure, 1))
-        reader = self._log_reader(state)
+        tail = self._log_tail(state)
         delays = None
+        since, seen = time.monotonic(), False
         try:
             while task["lastStatus"] != "STOPPED":
-                self._stream(reader, tail)
+                if tail:
+                    tail.read()
                 time.sleep(self._run_settings.poll_interval if delays is None else next(delays))
                 try:
                     tasks, failures = self.hook.describe_tasks(self.cluster, [self._task_arn])
                 except Exception as exc:
                     if not is_transient(exc):
-                        raise
+                        self._give_up(context, f"DescribeTasks failed: {error_text(exc)}")
                     delays = delays or backoff(
                         max(self.hook.retry_base, self._run_settings.poll_interval), self.hook.retry_cap
                     )
@@ -316,49 +376,72 @@ class FargateOffloadOperator(BaseOperator):
                     )
                     continue
                 delays = None
+                if failures and not seen and time.monotonic() - since < self.hook.missing_grace:
+                    self.log.info("ECS does not show %s yet (DescribeTasks lags RunTask)", self._task_arn)
+                    continue
                 if failures:
                     raise AirflowException(f"ECS no longer knows task {self._task_arn}: {failures}")
-                task = tasks[0]
+                task, seen = tasks[0], True
         except AirflowTaskTimeout:
-            # A kill is handled by on_kill; a permanent AWS error leaves the container for the retry to reattach.
+            # A kill is handled by on_kill; a permanent AWS error is handled by _give_up.
             if self.stop_on_kill:
                 self._stop("execution_timeout reached")
             raise
-        self._stream(reader, tail, drain=True)
-        return self._complete(context, normalize_task(task), state, list(tail), reused=False)
+        task = normalize_task(task)
+        if tail:
+            tail.drain(task)
+        return self._complete(context, task, state, tail, reused=False)
 
     def execute_complete(self, context, event: dict[str, Any]) -> dict[str, Any]:
         """Deferrable mode: the trigger reports the stopped task (or a timeout, or an error)."""
-        from airflow_provider_ecsops.compat import AirflowException, AirflowTaskTimeout
+        from airflow_provider_ecsops.compat import AirflowTaskTimeout
 
         self._resolve_settings()
         self._task_arn = event["task_arn"]
         state = event["resume"]
-        lines = self._read_logs(state)
         if event["status"] == "stopped":
-            return self._complete(context, event["task"], state, lines, reused=False)
-        tail = "\n".join(f"    {line}" for line in lines) or "    (no log lines)"
-        if event["status"] == "timeout":
-            stopped = (
-                "was stopped" if event.get("stopped") else "could NOT be stopped (see the triggerer log)"
+            logs = self._read_logs(state, event["task"])
+            return self._complete(context, event["task"], state, logs, reused=False)
+        if event["status"] != "timeout":
+            self._give_up(context, event["message"])
+        logs = self._read_logs(state, None)
+        tail = "\n".join(f"    {line}" for line in (logs.lines if logs else [])) or "    (no log lines)"
+        stopped = "was stopped" if event.get("stopped") else "could NOT be stopped (see the triggerer log)"
+        raise AirflowTaskTimeout(
+            f"ECS task {self._task_arn} ran past execution_timeout and {stopped}. Last log lines:\n{tail}"
+        )
+
+    def _give_up(self, context, problem: str) -> NoReturn:
+        """Waiting failed for good: fail the try; on the last try stop the container first (stop_on_failure)."""
+        from airflow_provider_ecsops.compat import AirflowException
+        from airflow_provider_ecsops.fargate.run_key import is_last_try
+
+        message = f"Waiting for ECS task {self._task_arn} failed: {problem}."
+        if not is_last_try(context, self.retries or 0):
+            raise AirflowException(f"{message} The container keeps running; the retry reattaches to it.")
+        if not self.stop_on_failure:
+            raise AirflowException(
+                f"{message} This was the last try and stop_on_failure is off: the container "
+                "keeps running with nobody watching."
             )
-            raise AirflowTaskTimeout(
-                f"ECS task {self._task_arn} ran past execution_timeout and {stopped}. Last log lines:\n{tail}"
-            )
-        raise AirflowException(f"Waiting for ECS task {self._task_arn} failed: {event['message']}")
+        stopped = self._stop(f"stop_on_failure, last try: {problem}")
+        what = "was stopped (stop_on_failure)" if stopped else "could NOT be stopped (see the error above)"
+        self.log.warning("This was the last try: ECS task %s %s", self._task_arn, what)
+        raise AirflowException(f"{message} This was the last try: the container {what}.")
 
     # -- completion (both modes) ---------------------------------------------------------------------------
-    def _complete(self, context, task, state, log_lines: list[str], reused: bool) -> dict[str, Any]:
+    def _complete(self, context, task, state, logs: LogTail | None, reused: bool) -> dict[str, Any]:
         from airflow_provider_ecsops.compat import AirflowException, AirflowSkipException
         from airflow_provider_ecsops.fargate.outcome import TaskOutcome
 
         outcome = TaskOutcome.from_task(task, state["essential"], self.skip_on_exit_code)
         outcome.reused = reused
         outcome.log_tail = (
-            log_lines[-self._run_settings.log_lines_on_failure :]
-            if self._run_settings.log_lines_on_failure
+            list(logs.lines)[-self._run_settings.log_lines_on_failure :]
+            if logs and self._run_settings.log_lines_on_failure
             else []
         )
+        outcome.log_warning = logs.warning if logs else None
         if outcome.verdict == "success":
             self.log.info("ECS task %s succeeded: %s", outcome.task_arn, outcome.exit_codes)
             return outcome.xcom()
@@ -372,15 +455,18 @@ class FargateOffloadOperator(BaseOperator):
             timed_out = self._deadline is not None and time.monotonic() >= self._deadline
             self._stop("execution_timeout reached" if timed_out else "task instance was killed")
 
-    def _stop(self, why: str) -> None:
-        """Stop the container once (Airflow 3 also calls on_kill after a timeout already stopped it)."""
+    def _stop(self, why: str) -> bool:
+        """Stop the container once (Airflow 3 also calls on_kill after a timeout already stopped it); returns
+        whether ECS accepted it."""
         if self._stopped:
-            return
+            return True
         self._stopped = True
         try:
             self.hook.stop_task(self.cluster, self._task_arn, f"Airflow {self.dag_id}.{self.task_id}: {why}")
+            return True
         except Exception:
             self.log.exception("Could not stop ECS task %s", self._task_arn)
+            return False
 
     # -- logs and links ------------------------------------------------------------------------------------
     def _log_location(self, taskdef, container: str, task_arn: str) -> dict[str, Any] | None:
@@ -393,36 +479,30 @@ class FargateOffloadOperator(BaseOperator):
             )
         return None if location is None else location.as_dict()
 
-    def _log_reader(self, state):
+    def _log_tail(self, state) -> LogTail | None:
+        """A follower of the container's log stream that copies its lines into the task log."""
         from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
 
-        from airflow_provider_ecsops.fargate.logs import LogLocation, LogReader
+        from airflow_provider_ecsops.fargate.logs import LogLocation, LogReader, LogTail
 
         if not state.get("log"):
             return None
         location = LogLocation(**state["log"])
         hook = AwsLogsHook(aws_conn_id=self.aws_conn_id, region_name=location.region or self.region_name)
-        return LogReader(hook.conn, location)
+        pause = min(1.0, self._run_settings.poll_interval)
+        return LogTail(
+            LogReader(hook.conn, location), self.log, self._run_settings.log_lines_on_failure, pause
+        )
 
-    def _stream(self, reader, tail: deque[str], drain: bool = False) -> None:
-        """Copy new container log lines into the task log; ``drain`` waits briefly for late CloudWatch lines."""
-        if reader is None:
-            return
-        for attempt in range(5 if drain else 1):
-            lines = reader.read_new()
-            for line in lines:
-                self.log.info("[%s] %s", reader.location.stream.split("/")[-2], line)
-            tail.extend(lines)
-            if drain and not lines and attempt > 0:
-                return
-            if drain:
-                time.sleep(min(1.0, self._run_settings.poll_interval))
-
-    def _read_logs(self, state) -> list[str]:
-        """Write all of the container's lines into the task log at once; returns the last ones."""
-        tail: deque[str] = deque(maxlen=max(self._run_settings.log_lines_on_failure, 1))
-        self._stream(self._log_reader(state), tail)
-        return list(tail)
+    def _read_logs(self, state, task: dict[str, Any] | None) -> LogTail | None:
+        """Copy the container's lines into the task log: all of them, late ones included, for a stopped
+        ``task``; what is there now otherwise."""
+        logs = self._log_tail(state)
+        if logs and task:
+            logs.drain(task)
+        elif logs:
+            logs.read()
+        return logs
 
     def _persist_links(self, context, task, log: dict[str, Any] | None) -> None:
         if not self.do_xcom_push:

@@ -63,6 +63,7 @@ class TaskOutcome:
     vcpu_seconds: float | None = None
     gb_seconds: float | None = None
     reused: bool = False
+    log_warning: str | None = None  # why the container's logs could not be read, if they could not
     log_tail: list[str] = field(default_factory=list)
 
     @classmethod
@@ -131,6 +132,8 @@ class TaskOutcome:
             lines.extend(f"    {line}" for line in self.log_tail)
         else:
             lines.append("No container log lines were found.")
+        if self.log_warning:
+            lines.append(f"Logs: {self.log_warning}.")
         return "\n".join(lines)
 
     def xcom(self) -> dict[str, Any]:

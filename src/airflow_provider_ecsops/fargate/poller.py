@@ -13,7 +13,9 @@ A watch may also be resolved from outside (:meth:`TaskPoller.offer`, the EventBr
 
 The poller lives on the triggerer's event loop, starts with its first watcher and ends with its last. Transient
 errors (throttling, 5xx, connection) are waited out with backoff and never end a watch; a permanent error ends
-the watches of the affected tasks with an error result that the trigger turns into an error event.
+the watches of the affected tasks with an error result that the trigger turns into an error event. MISSING for a
+task not seen yet is "not visible yet" for ``FargateHook.missing_grace`` seconds from its first watch
+(DescribeTasks is eventually consistent right after RunTask), and final after that.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class PollerKey:
 class _Watch:
     due: float  # event-loop time of the task's next DescribeTasks
     futures: list[tuple[asyncio.Future, float]] = field(default_factory=list)  # (waiter, its interval)
+    unseen_since: float | None = None  # loop time of the first watch, until DescribeTasks has shown the task
 
     @property
     def interval(self) -> float:
@@ -101,7 +104,8 @@ class TaskPoller:
         watch = self._watches.get(task_arn)
         if watch is None:
             joins = self._next_tick is not None and self._next_tick <= latest
-            watch = self._watches[task_arn] = _Watch(due=self._next_tick if joins else latest)  # type: ignore[arg-type]
+            due = self._next_tick if joins else latest
+            watch = self._watches[task_arn] = _Watch(due=due, unseen_since=loop.time())  # type: ignore[arg-type]
         else:
             watch.due = min(watch.due, latest)
         watch.futures.append((future, interval))
@@ -192,18 +196,26 @@ class TaskPoller:
                 watch.due = now + max(at_least, watch.interval)
 
     def _publish(self, tasks: list[dict], failures: list[dict]) -> None:
+        from airflow_provider_ecsops.fargate.hook import FargateHook
         from airflow_provider_ecsops.fargate.outcome import normalize_task
 
+        now = asyncio.get_running_loop().time()
         for task in tasks:
             arn, status = task["taskArn"], task["lastStatus"]
+            if (seen := self._watches.get(arn)) is not None:
+                seen.unseen_since = None
             if self._last_status.get(arn) != status:
                 self._last_status[arn] = status
                 log.info("ECS task %s is %s", arn, status)
             if status == "STOPPED":
                 self._resolve(arn, {"task": normalize_task(task)})
         for failure in failures:
-            reason = failure.get("reason", "unknown")
-            self._resolve(failure.get("arn", ""), {"error": f"ECS no longer knows the task ({reason})"})
+            arn, reason = failure.get("arn", ""), failure.get("reason", "unknown")
+            watch = self._watches.get(arn)
+            since = None if watch is None else watch.unseen_since
+            if reason == "MISSING" and since is not None and now - since < FargateHook.missing_grace:
+                continue  # not visible yet
+            self._resolve(arn, {"error": f"ECS no longer knows the task ({reason})"})
 
     def _fail_all(self, arns: list[str], message: str) -> None:
         for arn in arns:

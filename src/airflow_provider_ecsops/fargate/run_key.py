@@ -1,7 +1,10 @@
 """The deterministic identity of one offloaded run, shared by every try of the same task instance.
 
-The key goes into RunTask's ``startedBy`` (so the operator can find the task again with ListTasks), into its
-``clientToken`` (so a retried RunTask never starts a second container) and into a tag.
+The key goes into RunTask's ``startedBy`` (so the operator can find a running task again with ListTasks), into
+its ``clientToken`` together with the try number that started the container (so a retried RunTask never starts
+a second container, and a later try never gets an earlier try's container back by accident) and into a tag.
+The try number is Airflow's own (``ti.try_number``), never a count of what ListTasks still shows: ECS lists
+stopped tasks for about an hour but keeps a clientToken for 24 hours.
 """
 
 from __future__ import annotations
@@ -51,9 +54,9 @@ class RunKey:
         raw = "\n".join((self.dag_id, self.task_id, self.run_id, str(self.map_index), str(self.clear_number)))
         return PREFIX + hashlib.sha256(raw.encode()).hexdigest()[:32]
 
-    def client_token(self, attempt: int) -> str:
-        """RunTask's clientToken for the ``attempt``-th container of this key (0 first, +1 per fresh rerun)."""
-        return f"{self.value}-{attempt}"
+    def client_token(self, try_number: int) -> str:
+        """RunTask's clientToken for the container that try ``try_number`` (1 first) of this key starts."""
+        return f"{self.value}-{try_number}"
 
     def tags(self) -> list[dict[str, str]]:
         values = (self.value, self.dag_id[:256], self.task_id[:256], self.run_id[:256])  # ECS: 256 max
@@ -62,3 +65,15 @@ class RunKey:
     def describe(self) -> str:
         index = f"[{self.map_index}]" if self.map_index >= 0 else ""
         return f"{self.dag_id}.{self.task_id}{index} run {self.run_id}"
+
+
+def current_try(context) -> int:
+    """The running try's number, 1 for the first (Airflow counts tries from 1 while a try runs)."""
+    try_number = getattr(context["ti"], "try_number", None)
+    return try_number if isinstance(try_number, int) and try_number > 0 else 1
+
+
+def is_last_try(context, retries: int) -> bool:
+    """Whether Airflow will not retry this try if it fails (as ``TaskInstance.is_eligible_to_retry`` decides)."""
+    max_tries = getattr(context["ti"], "max_tries", None)
+    return not retries or not isinstance(max_tries, int) or current_try(context) > max_tries

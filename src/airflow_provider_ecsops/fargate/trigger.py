@@ -107,8 +107,17 @@ class FargateTaskTrigger(BaseTrigger):
             raise
         if "error" in result:
             yield self._event("error", message=result["error"])
-        else:
-            yield self._event("stopped", task=result["task"])
+            return
+        if self.resume.get("log"):
+            await self._let_logs_arrive(result["task"])
+        yield self._event("stopped", task=result["task"])
+
+    @staticmethod
+    async def _let_logs_arrive(task: dict[str, Any]) -> None:
+        """Wait out CloudWatch's delivery lag here, so that the worker's drain at completion is one read."""
+        from airflow_provider_ecsops.fargate.logs import settled_at
+
+        await asyncio.sleep(max(0.0, settled_at(task) - time.time()))
 
     @contextlib.contextmanager
     def _events(self) -> Iterator[float]:

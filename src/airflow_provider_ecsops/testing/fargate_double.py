@@ -10,16 +10,38 @@ request (so request shapes are the real API's) when the handler answers; each an
 operation's output shape before it is returned, as botocore's Stubber does.
 
 Behaviour:
-- A task moves PROVISIONING -> PENDING -> RUNNING -> STOPPED on a clock, with durations, per-container exit
-  codes, stop code, stopped reason and log lines taken from a :class:`TaskScript` (queue one per RunTask with
-  :meth:`FargateDouble.script`, or set :attr:`FargateDouble.default_script`).
+- A task moves PROVISIONING -> PENDING -> RUNNING -> DEACTIVATING -> STOPPING -> DEPROVISIONING -> STOPPED on a
+  clock, with durations, per-container exit codes, stop code, stopped reason and log lines taken from a
+  :class:`TaskScript` (queue one per RunTask with :meth:`FargateDouble.script`, or set
+  :attr:`FargateDouble.default_script`). Once the essential container has exited (or StopTask was called) the
+  desiredStatus is STOPPED while lastStatus passes the three stopping states for ``TaskScript.stopping``
+  seconds; the containers already show their exit codes then. (Task lifecycle:
+  https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-lifecycle-explanation.html)
+- DescribeTasks is eventually consistent right after RunTask: its first ``TaskScript.invisible`` answers about
+  a new task are MISSING (a count, not a time, so that a loaded machine cannot skip the scenario), and ListTasks
+  omits the task meanwhile ("The Amazon ECS API follows an eventual consistency
+  model", RunTask API reference; boto/boto3 #842, #3393). :attr:`FargateDouble.missing_answers` counts them.
+- Stopped tasks stay listed and describable for :attr:`FargateDouble.stopped_retention` seconds (an hour;
+  ListTasks API reference: "stopped tasks appear in the returned results for at least one hour"); after that
+  ListTasks omits them and DescribeTasks answers MISSING.
+- ListTasks filters as its API reference states: "When you specify startedBy as the filter, it must be the only
+  filter that you use" (any other filter beside it is an InvalidParameterException); the default desiredStatus
+  filter is RUNNING, so without one only tasks whose desired status is RUNNING are listed.
+  (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTasks.html)
+- RunTask is idempotent by clientToken per cluster for :attr:`FargateDouble.token_ttl` seconds (24 hours), as
+  ECS is: the same token with the same parameters returns the original tasks, the same token with other
+  parameters is a ConflictException whose ``resourceIds`` are the original task ARNs.
+  (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/ECS_Idempotency.html#RunTaskIdempotency);
+  startedBy, tags, overrides, launch type or capacity provider strategy are kept and returned.
+- StopTask stops the containers at once (they exit 143) with stop code UserInitiated and the caller's reason;
+  the task then passes the stopping states like any other.
 - Log lines are written to the task definition's awslogs group and stream (in moto's CloudWatch Logs) spread
-  over the running period; by the time a task reads STOPPED, all its lines are there.
-- RunTask is idempotent by clientToken per cluster, as ECS is; startedBy, tags, overrides, launch type or
-  capacity provider strategy are kept and returned.
-- StopTask stops at once with stop code UserInitiated and the caller's reason; running containers exit 143.
-- Faults: :meth:`FargateDouble.fail` makes the next N calls of an operation raise an AWS error (throttling,
-  5xx) or a connection error; :meth:`FargateDouble.run_failure` makes RunTask answer with a ``failures`` entry
+  over the running period, each :attr:`FargateDouble.log_lag` seconds after the container wrote it: CloudWatch
+  Logs delivery is not immediate (the awslogs driver buffers and PutLogEvents batches; "the log events ...
+  might not be immediately available", GetLogEvents/FilterLogEvents behave alike), so lines can arrive after
+  the task reads STOPPED. Lines become visible on any ECS or CloudWatch Logs call made through botocore.
+- Faults: :meth:`FargateDouble.fail` makes the next N calls of an ECS or CloudWatch Logs operation (e.g.
+  ``GetLogEvents`` with AccessDeniedException) raise an AWS error (throttling, 5xx) or a connection error; :meth:`FargateDouble.run_failure` makes RunTask answer with a ``failures`` entry
   (e.g. capacity unavailable).
 - Events: inside :meth:`FargateDouble.emitting_events`, each task's status changes are sent to moto's
   EventBridge (default bus) as ECS sends them: source ``aws.ecs``, detail-type ``ECS Task State Change``, the
@@ -42,7 +64,7 @@ from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import botocore.handlers
 from botocore.awsrequest import AWSResponse
@@ -67,6 +89,9 @@ class TaskScript:
     :param stopped_reason: ECS stopped reason when the task stops by itself.
     :param fail_to_start: stop after PROVISIONING with TaskFailedToStart and this reason; no container runs.
     :param log_lines: lines the essential container writes, spread over the running period.
+    :param stopping: seconds from the container's exit to STOPPED, spread evenly over DEACTIVATING, STOPPING and
+        DEPROVISIONING (Fargate takes tens of seconds; a small default keeps tests fast).
+    :param invisible: how many DescribeTasks answers about the new task are MISSING (ListTasks omits it meanwhile).
     """
 
     provisioning: float = 0.05
@@ -77,6 +102,16 @@ class TaskScript:
     stopped_reason: str = "Essential container in task exited"
     fail_to_start: str | None = None
     log_lines: list[str] = field(default_factory=lambda: ["starting", "working", "done"])
+    stopping: float = 0.06
+    invisible: int = 0
+
+
+STOPPING_STATES = ("DEACTIVATING", "STOPPING", "DEPROVISIONING")
+_CONTAINER_STATUS = {"PROVISIONING": "PENDING"}
+# ListTasks' filters (cluster only scopes the call): startedBy must be alone among them.
+LIST_FILTERS = frozenset(
+    {"containerInstance", "family", "startedBy", "serviceName", "desiredStatus", "launchType"}
+)
 
 
 @dataclass
@@ -94,6 +129,7 @@ class _Task:
     logs_written: int = 0
     emitted: str = ""  # the last status sent as an event
     version: int = 0  # the event detail's version: grows with each status change
+    missing_left: int = 0
 
 
 def _ts(seconds: float | None) -> datetime | None:
@@ -103,11 +139,18 @@ def _ts(seconds: float | None) -> datetime | None:
 class FargateDouble:
     """Serves ECS task operations for Fargate on a clock; see the module docstring.
 
-    :param clock: seconds since the epoch; inject a fake clock to step time by hand.
+    :param clock: seconds since the epoch; inject a fake clock to step time by hand (or :meth:`advance`).
     """
 
+    stopped_retention: float = 3600.0
+    token_ttl: float = 24 * 3600.0
+
     def __init__(self, clock=time.time) -> None:
-        self.clock = clock
+        self._base_clock = clock
+        self._offset = 0.0
+        self.log_lag = 0.0
+        self._writing_logs = False
+        self.missing_answers = 0
         self.default_script = TaskScript()
         self.calls: Counter[str] = Counter()
         self.described_arns = 0
@@ -116,10 +159,17 @@ class FargateDouble:
         self._faults: dict[str, deque[Exception | tuple[str, int, str]]] = {}
         self._run_failures: deque[str] = deque()
         self._tasks: dict[str, _Task] = {}
-        self._tokens: dict[tuple[str, str], list[str]] = {}
+        self._tokens: dict[tuple[str, str], tuple[float, dict, list[str]]] = {}
         self._lock = threading.RLock()
 
+    def clock(self) -> float:
+        return self._base_clock() + self._offset
+
     # -- configuration -------------------------------------------------------------------------------------
+    def advance(self, seconds: float) -> None:
+        """Move the double's clock forward, e.g. past the hour stopped tasks stay listed."""
+        self._offset += seconds
+
     def script(self, *scripts: TaskScript) -> None:
         """Queue scripts for the next RunTask calls, one task each, in order."""
         self._scripts.extend(scripts)
@@ -145,6 +195,31 @@ class FargateDouble:
 
     def requests_of(self, operation: str) -> list[dict]:
         return [params for op, params in self.requests if op == operation]
+
+    def _fault(self, operation: str):
+        """The injected error response for this call of ``operation``, if one is queued."""
+        faults = self._faults.get(operation)
+        if not faults:
+            return None
+        fault = faults.popleft()
+        if isinstance(fault, Exception):
+            raise fault
+        code, status, message = fault
+        return _response(status, {"Error": {"Code": code, "Message": message}})
+
+    def handle_logs(self, operation: str):
+        """A CloudWatch Logs call: deliver the lines due, then an injected fault or None (moto answers)."""
+        with self._lock:
+            self.deliver_logs()
+            return self._fault(operation)
+
+    def deliver_logs(self) -> None:
+        """Write every task's log lines that have reached CloudWatch by now."""
+        with self._lock:
+            if self._writing_logs:  # our own PutLogEvents call
+                return
+            for task in self._tasks.values():
+                self._write_logs(task, self._phase(task)[1])
 
     def status(self, task_arn: str) -> dict[str, Any]:
         """The task as DescribeTasks would show it now (without counting a call)."""
@@ -216,17 +291,15 @@ class FargateDouble:
         with self._lock:
             self.calls[operation] += 1
             self.requests.append((operation, params))
-            faults = self._faults.get(operation)
-            if faults:
-                fault = faults.popleft()
-                if isinstance(fault, Exception):
-                    raise fault
-                code, status, message = fault
-                return _response(status, {"Error": {"Code": code, "Message": message}})
+            fault = self._fault(operation)
+            if fault is not None:
+                return fault
             result = handler(params, region)
         if isinstance(result, tuple):
-            code, message = result
-            return _response(400, {"Error": {"Code": code, "Message": message}})
+            code, message, *extra = result
+            return _response(
+                400, {"Error": {"Code": code, "Message": message}, **(extra[0] if extra else {})}
+            )
         validate_parameters(result, model.output_shape)
         return _response(200, result)
 
@@ -244,11 +317,16 @@ class FargateDouble:
         if error:
             return ("InvalidParameterException", error)
         token = params.get("clientToken")
-        if token and (cluster_name, token) in self._tokens:
-            return {
-                "tasks": [self._describe(self._tasks[a]) for a in self._tokens[cluster_name, token]],
-                "failures": [],
-            }
+        remembered = self._tokens.get((cluster_name, token)) if token else None
+        if remembered and self.clock() - remembered[0] < self.token_ttl:
+            _, first_params, token_arns = remembered
+            if _without_token(first_params) != _without_token(params):
+                return (
+                    "ConflictException",
+                    "The specified client token has already been used in a different RunTask request.",
+                    {"resourceIds": token_arns},
+                )
+            return {"tasks": [self._describe(self._tasks[a]) for a in token_arns], "failures": []}
         if self._run_failures:
             return {"tasks": [], "failures": [{"reason": self._run_failures.popleft()}]}
         arns = []
@@ -265,10 +343,11 @@ class FargateDouble:
                 params=params,
                 script=script,
                 created=self.clock(),
+                missing_left=script.invisible,
             )
             arns.append(arn)
         if token:
-            self._tokens[cluster_name, token] = arns
+            self._tokens[cluster_name, token] = (self.clock(), params, arns)
         return {"tasks": [self._describe(self._tasks[a]) for a in arns], "failures": []}
 
     def _op_DescribeTasks(self, params: dict, region: str):
@@ -278,7 +357,10 @@ class FargateDouble:
         found, failures = [], []
         for ref in params["tasks"]:
             task = self._find(ref)
-            if task is None:
+            if task is None or not self._visible(task):
+                self.missing_answers += 1
+                if task is not None and task.missing_left:
+                    task.missing_left -= 1
                 failures.append({"arn": ref, "reason": "MISSING"})
             else:
                 found.append(self._describe(task, include_tags="TAGS" in params.get("include", [])))
@@ -288,21 +370,28 @@ class FargateDouble:
         task = self._find(params["task"])
         if task is None:
             return ("InvalidParameterException", "The referenced task was not found.")
-        if task.stop_requested is None and self._phase(task)[0] != "STOPPED":
+        if task.stop_requested is None and "stopping" not in self._phase(task)[1]:
             task.stop_requested = self.clock()
             task.stop_reason = params.get("reason", "")
         return {"task": self._describe(task)}
 
     def _op_ListTasks(self, params: dict, region: str):
+        others = LIST_FILTERS & set(params) - {"startedBy"}
+        if "startedBy" in params and others:
+            return (
+                "InvalidParameterException",
+                f"startedBy must be the only filter when it is specified; also given: {', '.join(sorted(others))}",
+            )
         cluster = params.get("cluster", "default").split("/")[-1]
         desired = params.get("desiredStatus", "RUNNING")
         arns = [
             t.arn
             for t in self._tasks.values()
             if t.cluster == cluster
+            and self._visible(t)
             and ("startedBy" not in params or t.params.get("startedBy") == params["startedBy"])
             and ("family" not in params or t.task_definition["family"] == params["family"])
-            and (self._phase(t)[0] == "STOPPED") == (desired == "STOPPED")
+            and self._desired(t) == desired
         ]
         return {"taskArns": arns}
 
@@ -311,6 +400,18 @@ class FargateDouble:
         if ref in self._tasks:
             return self._tasks[ref]
         return next((t for a, t in self._tasks.items() if a.endswith("/" + ref)), None)
+
+    def _visible(self, task: _Task) -> bool:
+        """Whether ECS shows the task: not right after RunTask, nor an hour after it stopped."""
+        now = self.clock()
+        if task.missing_left:
+            return False
+        status, times = self._phase(task)
+        return status != "STOPPED" or now - cast(float, times["stopped"]) < self.stopped_retention
+
+    def _desired(self, task: _Task) -> str:
+        times = self._phase(task)[1]
+        return "STOPPED" if "stopping" in times or task.stop_requested is not None else "RUNNING"
 
     def _phase(self, task: _Task) -> tuple[str, dict[str, float | None]]:
         """The task's status now and the times of its transitions so far."""
@@ -334,18 +435,27 @@ class FargateDouble:
             times["pullStarted"] = pending_at
         if started is None or now < started:
             if stop is not None and now >= stop:
-                times["stopped"] = stop
-                return "STOPPED", times
+                return self._stopping(task, now, stop, times)
             return "PENDING", times
         times["pullStopped"] = started
         if stop is not None and stop <= started:
-            times["stopped"] = stop
-            return "STOPPED", times
+            return self._stopping(task, now, stop, times)
         times["started"] = started
         if stop is not None and now >= stop:
-            times["stopped"] = stop
-            return "STOPPED", times
+            return self._stopping(task, now, stop, times)
         return "RUNNING", times
+
+    @staticmethod
+    def _stopping(
+        task: _Task, now: float, exited: float, times: dict[str, float | None]
+    ) -> tuple[str, dict[str, float | None]]:
+        """After the containers exited: the three stopping states, then STOPPED."""
+        times["stopping"] = exited
+        elapsed, duration = now - exited, task.script.stopping
+        if elapsed >= duration:
+            times["stopped"] = exited + duration
+            return "STOPPED", times
+        return STOPPING_STATES[min(2, int(elapsed / duration * 3))], times
 
     @staticmethod
     def _containers(
@@ -360,9 +470,9 @@ class FargateDouble:
                 "taskArn": task.arn,
                 "name": cdef["name"],
                 "image": cdef.get("image", ""),
-                "lastStatus": {"PROVISIONING": "PENDING", "PENDING": "PENDING"}.get(status, status),
+                "lastStatus": "STOPPED" if "stopping" in times else _CONTAINER_STATUS.get(status, status),
             }
-            if status == "STOPPED" and "started" in times:
+            if "stopping" in times and "started" in times:
                 c["exitCode"] = 143 if user_stopped else task.script.exit_codes.get(cdef["name"], 0)
                 if c["exitCode"]:
                     c["reason"] = "Stopped by StopTask" if user_stopped else f"exit {c['exitCode']}"
@@ -371,11 +481,13 @@ class FargateDouble:
 
     def _describe(self, task: _Task, include_tags: bool = False) -> dict[str, Any]:
         status, times = self._phase(task)
-        self._write_logs(task, status, times)
+        self._write_logs(task, times)
         s = task.script
         td = task.task_definition
-        stopped = status == "STOPPED"
-        user_stopped = stopped and task.stop_requested is not None and times["stopped"] == task.stop_requested
+        stopping = "stopping" in times  # the containers have exited: a stopping state or STOPPED
+        user_stopped = (
+            stopping and task.stop_requested is not None and times["stopping"] == task.stop_requested
+        )
         overrides = task.params.get("overrides", {})
         containers = self._containers(task, status, times, user_stopped)
         out: dict[str, Any] = {
@@ -383,7 +495,7 @@ class FargateDouble:
             "clusterArn": task.cluster_arn,
             "taskDefinitionArn": td["taskDefinitionArn"],
             "lastStatus": status,
-            "desiredStatus": "STOPPED" if stopped or task.stop_requested else "RUNNING",
+            "desiredStatus": self._desired(task),
             "launchType": task.params.get("launchType", "FARGATE")
             if "capacityProviderStrategy" not in task.params
             else "FARGATE",
@@ -407,8 +519,9 @@ class FargateDouble:
         ):
             if key in times:
                 out[name] = _ts(times[key])
-        if stopped:
-            out["stoppedAt"] = out["executionStoppedAt"] = out["stoppingAt"] = _ts(times["stopped"])
+        if stopping:
+            out["executionStoppedAt"] = out["stoppingAt"] = _ts(times["stopping"])
+            out["stoppedAt"] = _ts(times.get("stopped"))
             if user_stopped:
                 out["stopCode"], out["stoppedReason"] = (
                     "UserInitiated",
@@ -422,7 +535,7 @@ class FargateDouble:
             out["tags"] = task.params.get("tags", [])
         return {k: v for k, v in out.items() if v is not None}
 
-    def _write_logs(self, task: _Task, status: str, times: dict) -> None:
+    def _write_logs(self, task: _Task, times: dict) -> None:
         """Put the log lines due by now into the awslogs stream, so that readers see them arrive over time."""
         lines = task.script.log_lines
         if "started" not in times or task.logs_written >= len(lines):
@@ -431,15 +544,28 @@ class FargateDouble:
         options = (essential.get("logConfiguration") or {}).get("options") or {}
         if (essential.get("logConfiguration") or {}).get("logDriver") != "awslogs":
             return
-        if status == "STOPPED":
+        written_by = self.clock() - self.log_lag  # what the container wrote by then has reached CloudWatch
+        if "stopping" in times and written_by >= cast(float, times["stopping"]):
             due = len(lines)
+        elif written_by < cast(float, times["started"]):
+            return
         else:
             running = task.script.running or 1.0
-            due = min(len(lines), int((self.clock() - times["started"]) / running * len(lines)) + 1)
+            due = min(
+                len(lines), int((written_by - cast(float, times["started"])) / running * len(lines)) + 1
+            )
         if due <= task.logs_written:
             return
         logs = _moto_client("logs", options.get("awslogs-region", task.region))
-        stream = f"{options['awslogs-stream-prefix']}/{essential['name']}/{task.arn.rsplit('/', 1)[-1]}"
+        self._writing_logs = True
+        try:
+            self._put_lines(logs, task, options, essential["name"], times, due)
+        finally:
+            self._writing_logs = False
+
+    def _put_lines(self, logs, task: _Task, options: dict, container: str, times: dict, due: int) -> None:
+        lines = task.script.log_lines
+        stream = f"{options['awslogs-stream-prefix']}/{container}/{task.arn.rsplit('/', 1)[-1]}"
         group = options["awslogs-group"]
         if task.logs_written == 0:
             logs.create_log_stream(logGroupName=group, logStreamName=stream)
@@ -490,6 +616,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _without_token(params: dict) -> dict:
+    return {k: v for k, v in params.items() if k != "clientToken"}
+
+
 def _check_run_params(params: dict, taskdef: dict) -> str | None:
     """The InvalidParameterException ECS would answer with, if any."""
     if "launchType" in params and "capacityProviderStrategy" in params:
@@ -534,7 +664,11 @@ _ACTIVE: list[FargateDouble] = []
 
 
 def _before_call(model, params, request_signer, **kwargs):
-    if not _ACTIVE or model.service_model.service_name != "ecs":
+    if not _ACTIVE:
+        return None
+    if model.service_model.service_name == "logs":
+        return _ACTIVE[-1].handle_logs(model.name)  # lines whose delivery lag has passed arrive first
+    if model.service_model.service_name != "ecs":
         return None
     api_params = json.loads(params["body"] or b"{}") if params.get("body") else {}
     return _ACTIVE[-1].handle(model.name, api_params, model, request_signer.region_name)
@@ -543,3 +677,4 @@ def _before_call(model, params, request_signer, **kwargs):
 # Registered once for every botocore session created from now on (as moto registers its own stubber); it is
 # inert until a FargateDouble is entered.
 botocore.handlers.BUILTIN_HANDLERS.append(("before-call.ecs", _before_call))
+botocore.handlers.BUILTIN_HANDLERS.append(("before-call.logs", _before_call))
