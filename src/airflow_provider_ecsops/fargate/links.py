@@ -1,6 +1,6 @@
 """Extra links of the Fargate operator: the ECS task in the console, and its CloudWatch log stream.
 
-Invariant: each link is one XCom record, ``_link_<name>`` holding the URL, written as soon as the task ARN is
+Invariant: each link is one XCom record, ``_link_<class name>`` holding the URL, written as soon as the task ARN is
 known (right after RunTask or the reattach), so the UI shows it for the whole run, in both modes:
 
 - Airflow 3's UI reads that record straight from the metadata database (``XComOperatorLink``); the Task SDK
@@ -54,27 +54,28 @@ def _write_record(ti: Any, key: str, url: str) -> None:
 
 
 class _XComLink(BaseOperatorLink):
-    """A link whose URL the operator stored in the XCom record :meth:`record_key` while it ran."""
+    """A link whose URL the operator stored in the XCom record :attr:`xcom_key` while it ran."""
 
     name: ClassVar[str]
 
-    @classmethod
-    def record_key(cls) -> str:
-        """Airflow 3's key for a link's record (``BaseOperatorLink.xcom_key``); used on Airflow 2 as well."""
-        return f"_link_{cls.name}"
+    @property
+    def xcom_key(self) -> str:
+        """The key of the link's record: Airflow 3's default (``_link_<class name>``, which the serialized DAG
+        tells the API server to read), used on Airflow 2 as well."""
+        return f"_link_{type(self).__name__}"
 
     def get_link(self, operator, *, ti_key) -> str:
         from airflow_provider_ecsops.compat import XCom
 
         try:
-            value = XCom.get_value(ti_key=ti_key, key=self.record_key())
+            value = XCom.get_value(ti_key=ti_key, key=self.xcom_key)
         except Exception:  # a link is a convenience: never break the UI over it
             return ""
         return value if isinstance(value, str) else ""
 
     @classmethod
     def persist(cls, ti: Any, url: str) -> None:
-        _write_record(ti, cls.record_key(), url)
+        _write_record(ti, cls().xcom_key, url)
 
 
 class FargateTaskLink(_XComLink):
