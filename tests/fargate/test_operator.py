@@ -227,12 +227,12 @@ def test_extra_links_point_at_the_task_and_its_log_stream(make_operator, context
 
     result = make_operator().execute(context)
     task_id = result["task_arn"].rsplit("/", 1)[-1]
-    task_link = FargateTaskLink().format(context["ti"].xcom[FargateTaskLink.key])
+    task_link = context["ti"].xcom[FargateTaskLink().xcom_key]
     assert task_link == (
         f"https://us-east-1.console.aws.amazon.com/ecs/v2/clusters/{aws.cluster}/tasks/{task_id}/configuration"
         "?region=us-east-1"
     )
-    log_link = FargateLogStreamLink().format(context["ti"].xcom[FargateLogStreamLink.key])
+    log_link = context["ti"].xcom[FargateLogStreamLink().xcom_key]
     assert log_link == (
         "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/"
         f"$252Fecs$252Fecsops-demo/log-events/ecsops-demo-etl$252Fetl$252F{task_id}"

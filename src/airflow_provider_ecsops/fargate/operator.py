@@ -10,15 +10,22 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from airflow_provider_ecsops.compat import BaseOperator
 from airflow_provider_ecsops.fargate.links import FargateLogStreamLink, FargateTaskLink
-from airflow_provider_ecsops.fargate.validation import FargateConfigError, check_arguments, check_size
+from airflow_provider_ecsops.fargate.validation import (
+    FargateConfigError,
+    check_arguments,
+    check_size,
+    exit_codes,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_ecsops.fargate.logs import LogTail
 
+# Every argument validation checks (skip_on_exit_code is checked as it is normalized, in __init__).
 _CHECKED = (
-    "cluster", "task_definition", "command", "subnets", "security_groups", "environment", "cpu", "memory",
-    "tags", "capacity_provider_strategy", "launch_type", "propagate_tags", "assign_public_ip",
-    "poll_interval", "skip_on_exit_code",
+    "cluster", "task_definition", "container_name", "command", "subnets", "security_groups", "environment",
+    "cpu", "memory", "tags", "capacity_provider_strategy", "launch_type", "platform_version", "propagate_tags",
+    "assign_public_ip", "aws_conn_id", "region_name", "deferrable", "poll_interval", "stop_on_kill",
+    "stop_on_failure", "rerun_failed_on_retry", "log_lines_on_failure", "run_task_timeout",
 )  # fmt: skip
 _STORE_KEY = "ecsops_fargate_task"  # the task state store entry: {"run_key": ..., "task_arn": ...}
 
@@ -64,11 +71,17 @@ class FargateOffloadOperator(BaseOperator):
     :param log_lines_on_failure: how many last log lines a failure message carries; default
         ``[ecsops] fargate_log_lines_on_failure``.
     :param run_task_timeout: seconds RunTask may keep being retried for capacity and throttling errors.
+    :param run_task_kwargs: further RunTask arguments the operator does not model, passed through, e.g.
+        ``{"enableExecuteCommand": True, "overrides": {"ephemeralStorage": {"sizeInGiB": 50}}}``; checked
+        against botocore's RunTask model at DAG parse time. (templated)
+
+    When apache-airflow-providers-openlineage is installed and enabled, the container's environment carries
+    the task's OpenLineage parent run (``OPENLINEAGE_PARENT_ID`` ...); ``environment`` wins over it.
     """
 
     template_fields: Sequence[str] = (
         "cluster", "task_definition", "container_name", "command", "environment", "cpu", "memory", "subnets",
-        "security_groups", "tags", "capacity_provider_strategy", "platform_version",
+        "security_groups", "tags", "capacity_provider_strategy", "platform_version", "run_task_kwargs",
     )  # fmt: skip
     template_fields_renderers = {"command": "json", "environment": "json", "tags": "json"}
     operator_extra_links = (FargateTaskLink(), FargateLogStreamLink())
@@ -102,6 +115,7 @@ class FargateOffloadOperator(BaseOperator):
         skip_on_exit_code: int | Collection[int] | None = None,
         log_lines_on_failure: int | None = None,
         run_task_timeout: float = 600,
+        run_task_kwargs: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -133,18 +147,21 @@ class FargateOffloadOperator(BaseOperator):
         self.stop_on_kill = stop_on_kill
         self.stop_on_failure = stop_on_failure
         self.rerun_failed_on_retry = rerun_failed_on_retry
-        self.skip_on_exit_code = (
-            [skip_on_exit_code] if isinstance(skip_on_exit_code, int) else list(skip_on_exit_code or [])
-        )
+        self.skip_on_exit_code = exit_codes(skip_on_exit_code)
         self.log_lines_on_failure = log_lines_on_failure
         self.run_task_timeout = run_task_timeout
+        self.run_task_kwargs = run_task_kwargs
+        self._lineage_env: dict[str, str] = {}
         self._task_arn: str | None = None
         self._deadline: float | None = None  # time.monotonic() when execution_timeout runs out
         self._stopped = False
         self._check()
 
     def _check(self) -> None:
+        from airflow_provider_ecsops.fargate.passthrough import check_run_task_kwargs
+
         check_arguments({name: getattr(self, name) for name in _CHECKED})
+        check_run_task_kwargs(self.run_task_kwargs)
 
     def _resolve_settings(self) -> None:
         """Fill the defaults that come from ``[ecsops]``: reading a provider's section makes Airflow load every
@@ -163,6 +180,7 @@ class FargateOffloadOperator(BaseOperator):
 
     # -- start or attach -----------------------------------------------------------------------------------
     def execute(self, context) -> dict[str, Any]:
+        from airflow_provider_ecsops.fargate.lineage import parent_run_environment
         from airflow_provider_ecsops.fargate.outcome import normalize_task
         from airflow_provider_ecsops.fargate.run_key import RunKey
 
@@ -171,6 +189,7 @@ class FargateOffloadOperator(BaseOperator):
         remaining = self._remaining_time(context)
         self._deadline = None if remaining is None else time.monotonic() + remaining
         key = RunKey.from_context(context, self.retries or 0)
+        self._lineage_env = parent_run_environment(context["ti"])
         taskdef = self.hook.describe_task_definition(self.task_definition)
         state = self._task_state(taskdef)
         task, reused = self._attach_or_start(context, key, state)
@@ -294,10 +313,13 @@ class FargateOffloadOperator(BaseOperator):
         return task
 
     def _run_task_request(self, key, container: str, try_number: int) -> dict[str, Any]:
+        from airflow_provider_ecsops.fargate.passthrough import merge
+
         override: dict[str, Any] = {"name": container}
         if self.command is not None:
             override["command"] = list(self.command)
-        environment = cast("dict[str, str] | None", self.environment)  # rendered and checked by now
+        # Rendered and checked by now; the user's own variables win over the lineage ones.
+        environment = {**self._lineage_env, **cast("dict[str, str]", self.environment or {})}
         if environment:
             override["environment"] = [{"name": k, "value": v} for k, v in environment.items()]
         overrides: dict[str, Any] = {"containerOverrides": [override]}
@@ -329,7 +351,7 @@ class FargateOffloadOperator(BaseOperator):
             request["platformVersion"] = self.platform_version
         if self.propagate_tags:
             request["propagateTags"] = self.propagate_tags
-        return request
+        return merge(request, self.run_task_kwargs)
 
     # -- waiting -------------------------------------------------------------------------------------------
     def _defer(self, context, key, state) -> None:
@@ -505,25 +527,25 @@ class FargateOffloadOperator(BaseOperator):
         return logs
 
     def _persist_links(self, context, task, log: dict[str, Any] | None) -> None:
-        if not self.do_xcom_push:
-            return
+        """Store each link's URL once, as soon as the task is known (links.py says where the UI reads it)."""
         region = self.hook.conn_region_name
-        common = {"region": region, "partition": self.hook.conn_partition}
+        partition = self.hook.conn_partition
         # New-format ARNs carry the cluster name (task/<cluster>/<id>); old ones only the id.
         parts = task["taskArn"].split(":task/", 1)[1].split("/")
         cluster = parts[0] if len(parts) == 2 else self.cluster.rsplit("/", 1)[-1]
         ti = context["ti"]
-        ti.xcom_push(key=FargateTaskLink.key, value={**common, "cluster": cluster, "task_id": parts[-1]})
+        FargateTaskLink.persist(
+            ti, FargateTaskLink.url(region=region, partition=partition, cluster=cluster, task_id=parts[-1])
+        )
         if log:
-            ti.xcom_push(
-                key=FargateLogStreamLink.key,
-                value={
-                    **common,
-                    "log_region": log["region"] or region,
-                    "group": log["group"],
-                    "stream": log["stream"],
-                },
+            url = FargateLogStreamLink.url(
+                region=region,
+                partition=partition,
+                log_region=log["region"] or region,
+                group=log["group"],
+                stream=log["stream"],
             )
+            FargateLogStreamLink.persist(ti, url)
 
     def _remaining_time(self, context) -> float | None:
         """Seconds left of execution_timeout for this try, or None when there is no timeout."""
