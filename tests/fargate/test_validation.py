@@ -290,7 +290,13 @@ def _no_aws(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("an AWS call was made before the arguments were checked")
 
-    for name in ("describe_task_definition", "find_tasks", "run_task"):
+    for name in (
+        "describe_task_definition",
+        "describe_tasks",
+        "describe_task",
+        "find_running_tasks",
+        "run_task",
+    ):
         monkeypatch.setattr(FargateHook, name, refuse)
 
 

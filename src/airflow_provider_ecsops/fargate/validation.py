@@ -413,7 +413,13 @@ def _check_choices(args: Mapping[str, Any]) -> None:
 
 
 def _check_flags(args: Mapping[str, Any]) -> None:
-    for param in ("assign_public_ip", "stop_on_kill", "stop_on_failure", "rerun_failed_on_retry", "deferrable"):
+    for param in (
+        "assign_public_ip",
+        "stop_on_kill",
+        "stop_on_failure",
+        "rerun_failed_on_retry",
+        "deferrable",
+    ):
         value = args[param]
         if not isinstance(value, bool) and not (value is None and param == "deferrable"):
             _fail(

@@ -166,7 +166,9 @@ class TargetTrackingAutoscaler(Autoscaler):
             self.launch(f"service scheduler: desiredCount {desired}, running {up}")
         if up > desired:
             self.excess_since = self.excess_since or now
-            if now - self.excess_since >= self.ecs_reaction_units * self.unit_seconds and self._stop_one(now, held_only=False):
+            if now - self.excess_since >= self.ecs_reaction_units * self.unit_seconds and self._stop_one(
+                now, held_only=False
+            ):
                 self.excess_since = None
         else:
             self.excess_since = None
