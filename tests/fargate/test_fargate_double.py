@@ -61,9 +61,9 @@ def test_describe_tasks_answers_missing_right_after_run_task(aws, ecs):
 
 
 def test_stopped_tasks_are_listed_for_an_hour_and_their_token_kept_for_a_day(aws, ecs):
-    aws.fargate.script(TaskScript(running=0.01, stopping=0.01))
+    aws.fargate.script(TaskScript(provisioning=0.01, pending=0.01, running=0.01, stopping=0.01))
     arn = run_task(aws, ecs, clientToken="t-1")
-    time.sleep(0.1)
+    time.sleep(0.2)  # past its 0.04 s from RunTask to STOPPED
     assert ecs.list_tasks(cluster=aws.cluster, desiredStatus="STOPPED")["taskArns"] == [arn]
     aws.fargate.advance(3601)
     assert ecs.list_tasks(cluster=aws.cluster, desiredStatus="STOPPED")["taskArns"] == []

@@ -100,7 +100,8 @@ def test_skip_on_exit_code_skips(make_operator, context, aws):
 
 
 def test_retry_after_worker_loss_reattaches_without_a_second_run_task(make_operator, context, aws):
-    aws.fargate.script(TaskScript(running=2.0))  # still running when the retry starts
+    # Still running when the retry starts, with room for a loaded machine (2 s was seen finished by then).
+    aws.fargate.script(TaskScript(running=6.0))
     first = make_operator(deferrable=True)
     with pytest.raises(TaskDeferred):
         first.execute(context)  # the worker dies here: the try never completes
