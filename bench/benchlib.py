@@ -13,3 +13,17 @@ def quiet() -> None:
         import structlog
 
         structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+
+
+def official_trigger(env, arn: str, interval: float):
+    """The amazon provider's TaskDoneTrigger (EcsRunTaskOperator's deferrable wait) for one task of ``env``."""
+    from airflow.providers.amazon.aws.triggers.ecs import TaskDoneTrigger
+
+    return TaskDoneTrigger(
+        cluster=env.cluster,
+        task_arn=arn,
+        waiter_delay=interval,
+        waiter_max_attempts=1_000_000,
+        aws_conn_id=None,
+        region=env.region,
+    )

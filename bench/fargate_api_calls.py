@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import os
 
-import boto3
+from benchlib import official_trigger as official
 from benchlib import quiet
 
 from airflow_provider_ecsops.fargate.trigger import FargateTaskTrigger
@@ -31,34 +31,8 @@ from airflow_provider_ecsops.testing.local_aws import local_aws
 DEFAULT_INTERVAL = 6.0  # both operators' default poll interval, seconds
 
 
-def start_tasks(env, n: int) -> list[str]:
-    ecs = boto3.client("ecs", region_name=env.region)
-    return [
-        ecs.run_task(
-            cluster=env.cluster,
-            taskDefinition=env.task_definition,
-            launchType="FARGATE",
-            networkConfiguration={"awsvpcConfiguration": {"subnets": env.subnets}},
-        )["tasks"][0]["taskArn"]
-        for _ in range(n)
-    ]
-
-
 def ours(env, arn: str, interval: float):
     return FargateTaskTrigger(env.cluster, arn, None, env.region, poll_interval=interval)
-
-
-def official(env, arn: str, interval: float):
-    from airflow.providers.amazon.aws.triggers.ecs import TaskDoneTrigger
-
-    return TaskDoneTrigger(
-        cluster=env.cluster,
-        task_arn=arn,
-        waiter_delay=interval,
-        waiter_max_attempts=1_000_000,
-        aws_conn_id=None,
-        region=env.region,
-    )
 
 
 STAGGER = 0.004  # seconds between staggered arrivals
@@ -118,7 +92,7 @@ def main() -> None:
     for n, staggered in rows:
         with local_aws() as env:
             env.fargate.default_script = TaskScript(running=None)  # containers outlive the window
-            arns = start_tasks(env, n)
+            arns = env.run_tasks(n)
             mine = asyncio.run(measure(env, ours, arns, args.interval, args.window, staggered))
             theirs = asyncio.run(measure(env, official, arns, args.interval, args.window, staggered))
         label = f"{n} staggered" if staggered else str(n)

@@ -23,6 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
+from benchlib import official_trigger as official
 from benchlib import quiet
 
 from airflow_provider_ecsops.fargate.events import TaskEventConsumer
@@ -31,34 +32,6 @@ from airflow_provider_ecsops.testing.fargate_double import TaskScript, route_tas
 from airflow_provider_ecsops.testing.local_aws import local_aws
 
 STAGGER = 0.004  # seconds between arrivals
-
-
-def start_tasks(env, n: int) -> list[str]:
-    ecs = boto3.client("ecs", region_name=env.region)
-    env.fargate.default_script = TaskScript(running=None)
-    return [
-        ecs.run_task(
-            cluster=env.cluster,
-            taskDefinition=env.task_definition,
-            launchType="FARGATE",
-            startedBy=f"ecsops-{i:032x}",  # as the operator starts them (the rule selects this prefix)
-            networkConfiguration={"awsvpcConfiguration": {"subnets": env.subnets}},
-        )["tasks"][0]["taskArn"]
-        for i in range(n)
-    ]
-
-
-def official(env, arn: str, interval: int):
-    from airflow.providers.amazon.aws.triggers.ecs import TaskDoneTrigger
-
-    return TaskDoneTrigger(
-        cluster=env.cluster,
-        task_arn=arn,
-        waiter_delay=interval,
-        waiter_max_attempts=1_000_000,
-        aws_conn_id=None,
-        region=env.region,
-    )
 
 
 async def wait_all(triggers: list) -> list[float]:
@@ -86,7 +59,8 @@ async def wait_all(triggers: list) -> list[float]:
 def row(name: str, n: int, interval: int, events: bool) -> None:
     with local_aws() as env:
         queue = route_task_events(env.region) if events else ""
-        arns = start_tasks(env, n)
+        env.fargate.default_script = TaskScript(running=None)  # stopped by the bench, 5-15 s after arrival
+        arns = env.run_tasks(n, operator_started=True)
         if name == "official":
             triggers = [official(env, arn, interval) for arn in arns]
         else:

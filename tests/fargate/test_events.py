@@ -28,23 +28,6 @@ def line_of(child: subprocess.Popen, prefix: str) -> str:
     raise AssertionError(f"the child exited ({child.wait()}) without a line starting {prefix!r}")
 
 
-def start_tasks(env, n: int) -> list[str]:
-    """Tasks started as the operator starts them (``startedBy`` ecsops-..., which the rule's pattern selects)."""
-    import boto3
-
-    ecs = boto3.client("ecs", region_name=env.region)
-    return [
-        ecs.run_task(
-            cluster=env.cluster,
-            taskDefinition=env.task_definition,
-            launchType="FARGATE",
-            startedBy=f"ecsops-{i:032x}",
-            networkConfiguration={"awsvpcConfiguration": {"subnets": env.subnets}},
-        )["tasks"][0]["taskArn"]
-        for i in range(n)
-    ]
-
-
 @pytest.fixture
 def short_waits(monkeypatch):
     monkeypatch.setattr(TaskEventConsumer, "wait_seconds", 1)
@@ -54,7 +37,7 @@ def short_waits(monkeypatch):
 def test_deferred_tasks_complete_from_events_with_describe_tasks_only_at_start(aws, short_waits):
     queue = route_task_events(aws.region)
     aws.fargate.default_script = TaskScript(running=1.0, exit_codes={"etl": 3})
-    arns = start_tasks(aws, 30)
+    arns = aws.run_tasks(30, operator_started=True)
 
     async def events():
         return await asyncio.gather(
@@ -75,7 +58,7 @@ def test_deferred_tasks_complete_from_events_with_describe_tasks_only_at_start(a
 def test_a_task_stopped_before_its_trigger_started_is_found_by_the_start_check(aws, short_waits):
     queue = route_task_events(aws.region)
     aws.fargate.default_script = TaskScript(running=0.1)
-    (arn,) = start_tasks(aws, 1)
+    (arn,) = aws.run_tasks(1, operator_started=True)
     with aws.fargate.emitting_events():
         time.sleep(0.6)  # stopped, and its event queued, before anyone watches it
     assert aws.fargate.status(arn)["lastStatus"] == "STOPPED"
@@ -88,7 +71,7 @@ def test_two_triggerer_processes_on_one_queue_each_see_their_own_tasks_stop():
     with local_aws(server=True) as env:
         queue = route_task_events(env.region)
         env.fargate.default_script = TaskScript(running=1.0)
-        arns = start_tasks(env, 20)
+        arns = env.run_tasks(20, operator_started=True)
         env.fargate.emit_due_events()  # the PROVISIONING events: the rule must keep them out of the queue
         children = [
             subprocess.Popen(

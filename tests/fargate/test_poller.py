@@ -7,7 +7,7 @@ import time
 from collections import Counter
 
 from airflow_provider_ecsops.testing.fargate_double import TaskScript
-from tests.fargate.test_trigger import first_event, start_tasks, trigger_for
+from tests.fargate.test_trigger import first_event, trigger_for
 
 
 def described(aws) -> Counter[str]:
@@ -16,7 +16,7 @@ def described(aws) -> Counter[str]:
 
 def test_a_fast_trigger_does_not_make_slower_ones_poll_at_its_interval(aws):
     aws.fargate.default_script = TaskScript(running=None)
-    fast, *slow = start_tasks(aws, 21)
+    fast, *slow = aws.run_tasks(21)
     triggers = [trigger_for(aws, fast, poll_interval=0.1, stop_on_kill=False)]
     triggers += [trigger_for(aws, arn, poll_interval=1.0, stop_on_kill=False) for arn in slow]
 
@@ -46,7 +46,7 @@ def test_a_fast_trigger_does_not_make_slower_ones_poll_at_its_interval(aws):
 
 def test_staggered_arrivals_join_the_next_scheduled_poll(aws):
     aws.fargate.default_script = TaskScript(running=None)
-    arns = start_tasks(aws, 200)
+    arns = aws.run_tasks(200)
 
     async def arrive_then_wait():
         started = time.monotonic()

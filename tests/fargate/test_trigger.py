@@ -13,22 +13,6 @@ from airflow_provider_ecsops.fargate.trigger import FargateTaskTrigger
 from airflow_provider_ecsops.testing.fargate_double import TaskScript
 
 
-def start_tasks(aws, n: int) -> list[str]:
-    import boto3
-
-    ecs = boto3.client("ecs", region_name=aws.region)
-    arns = []
-    for _ in range(n):
-        response = ecs.run_task(
-            cluster=aws.cluster,
-            taskDefinition=aws.task_definition,
-            launchType="FARGATE",
-            networkConfiguration={"awsvpcConfiguration": {"subnets": aws.subnets}},
-        )
-        arns.append(response["tasks"][0]["taskArn"])
-    return arns
-
-
 def trigger_for(aws, arn: str, **kwargs) -> FargateTaskTrigger:
     args = {
         "cluster": aws.cluster,
@@ -62,7 +46,7 @@ def test_serialize_round_trip():
 
 def test_many_triggers_share_one_batched_poller(aws):
     aws.fargate.default_script = TaskScript(running=0.3)
-    arns = start_tasks(aws, 250)
+    arns = aws.run_tasks(250)
 
     async def all_events():
         return await asyncio.gather(*(first_event(trigger_for(aws, arn)) for arn in arns))
@@ -82,7 +66,7 @@ def test_many_triggers_share_one_batched_poller(aws):
 
 def test_throttling_and_server_errors_never_fail_the_wait_or_stop_the_task(aws):
     aws.fargate.default_script = TaskScript(running=0.3)
-    (arn,) = start_tasks(aws, 1)
+    (arn,) = aws.run_tasks(1)
     aws.fargate.fail("DescribeTasks", "ThrottlingException", times=5)
     aws.fargate.fail("DescribeTasks", "InternalFailure", times=1, status=500)
     aws.fargate.fail("DescribeTasks", "connection", times=1)
@@ -93,7 +77,7 @@ def test_throttling_and_server_errors_never_fail_the_wait_or_stop_the_task(aws):
 
 
 def test_permanent_error_is_an_error_event_not_an_exception(aws):
-    (arn,) = start_tasks(aws, 1)
+    (arn,) = aws.run_tasks(1)
     aws.fargate.fail("DescribeTasks", "AccessDeniedException", times=1)
     event = asyncio.run(first_event(trigger_for(aws, arn)))
     assert event["status"] == "error"
@@ -110,7 +94,7 @@ def test_unknown_task_is_an_error_event(aws):
 
 def test_deadline_stops_the_container_and_reports_timeout(aws):
     aws.fargate.default_script = TaskScript(running=None)
-    (arn,) = start_tasks(aws, 1)
+    (arn,) = aws.run_tasks(1)
     event = asyncio.run(first_event(trigger_for(aws, arn, deadline=time.time() + 0.3)))
     assert event == {"status": "timeout", "task_arn": arn, "stopped": True, "resume": {"container": "etl"}}
     (stop,) = aws.fargate.requests_of("StopTask")
@@ -120,7 +104,7 @@ def test_deadline_stops_the_container_and_reports_timeout(aws):
 
 def test_on_kill_stops_the_container(aws):
     aws.fargate.default_script = TaskScript(running=None)
-    (arn,) = start_tasks(aws, 1)
+    (arn,) = aws.run_tasks(1)
     asyncio.run(trigger_for(aws, arn).on_kill())
     assert (
         aws.fargate.status(arn)["stoppedReason"]
@@ -143,7 +127,7 @@ def test_cancellation_stops_only_when_the_task_instance_was_killed(
     aws, cancel_message, left_deferred, stopped
 ):
     aws.fargate.default_script = TaskScript(running=None)
-    (arn,) = start_tasks(aws, 1)
+    (arn,) = aws.run_tasks(1)
     trigger = trigger_for(aws, arn)
 
     async def left():

@@ -50,6 +50,28 @@ class LocalAws:
             "ECSOPS_DEMO_LOG_GROUP": self.log_group,
         }
 
+    def run_tasks(self, n: int, *, operator_started: bool = False) -> list[str]:
+        """RunTask ``n`` times with the demo task definition; returns the task ARNs.
+
+        :param operator_started: give each a ``startedBy`` of ``ecsops-<32 hex>``, as the operator's run keys
+            look (the event rule's pattern selects that prefix).
+        """
+        import boto3
+
+        ecs = boto3.client("ecs", region_name=self.region)
+        arns = []
+        for i in range(n):
+            request = {
+                "cluster": self.cluster,
+                "taskDefinition": self.task_definition,
+                "launchType": "FARGATE",
+                "networkConfiguration": {"awsvpcConfiguration": {"subnets": self.subnets}},
+            }
+            if operator_started:
+                request["startedBy"] = f"ecsops-{i:032x}"
+            arns.append(ecs.run_task(**request)["tasks"][0]["taskArn"])
+        return arns
+
 
 def register_task_definition(ecs, family: str = FAMILY, *, sidecar: bool = True, region: str = REGION) -> str:
     """Register a Fargate task definition with an essential ``etl`` container (and a non-essential sidecar)."""
