@@ -3,8 +3,11 @@ interval, and where the first judged slot lands."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from airflow_provider_ecsops.testing.race.campaign import wilson
 from airflow_provider_ecsops.testing.race.run import slot_zero
@@ -60,3 +63,14 @@ def test_slot_zero_is_the_next_period_boundary_after_the_lead_at_an_allowed_phas
     assert slot_zero(now, unit, 30, ()) == datetime(2026, 12, 2, 1, 12, 0, tzinfo=UTC)
     # 01:13:00 is 260 scaled minutes after the hour: minute 20 of a scaled hour.
     assert slot_zero(now, unit, 3, (20,)) == datetime(2026, 12, 2, 1, 13, 0, tzinfo=UTC)
+
+
+def test_a_second_run_of_the_same_mode_is_refused_while_the_first_holds_its_databases(postgres_url):
+    from airflow_provider_ecsops.testing.race.stack import RunLockBusy, run_lock
+
+    mode = f"parts_{os.getpid()}"  # a mode of this test's own, so a real short or long run is not disturbed
+    busy = rf"^--mode {mode}: another race run .* Fix: "
+    with run_lock(mode), pytest.raises(RunLockBusy, match=busy), run_lock(mode):
+        pass
+    with run_lock(mode):  # released with its holder
+        pass

@@ -29,7 +29,13 @@ from pathlib import Path
 
 from airflow_provider_ecsops.testing.race.autoscaler import VICTIMS, Autoscaler
 from airflow_provider_ecsops.testing.race.campaign import FLEET_NAMES, campaign_table, markdown
-from airflow_provider_ecsops.testing.race.stack import BROKERS, RaceStack, migrate_template
+from airflow_provider_ecsops.testing.race.stack import (
+    BROKERS,
+    RaceStack,
+    RunLockBusy,
+    migrate_template,
+    run_lock,
+)
 from airflow_provider_ecsops.testing.race.target_tracking import TargetTrackingAutoscaler
 
 AUTOSCALERS = {"mwaa": Autoscaler, "target-tracking": TargetTrackingAutoscaler}
@@ -414,6 +420,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.victims:
         mode = replace(mode, victims=args.victims)
     signal.signal(signal.SIGTERM, _raise_interrupt)  # so every stack's finally runs
+    try:
+        with run_lock(args.mode):
+            return _run(args, mode)
+    except RunLockBusy as busy:
+        print(busy, file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace, mode: Mode) -> int:
+    """Both fleets for every seed, then the tables and ``summary.json``."""
     fleets = ["off", "on"] if args.guard == "both" else [args.guard]
     out = args.out / args.mode
     out.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,8 @@ from airflow_provider_ecsops.testing.race.identity import HOSTNAME_ENV
 from airflow_provider_ecsops.testing.services import ensure_service
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from moto.server import ThreadedMotoServer
 
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -67,6 +69,35 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class RunLockBusy(RuntimeError):
+    """Another run of the same mode holds the machine's databases, Redis dbs and queues of that mode."""
+
+
+@contextlib.contextmanager
+def run_lock(run: str) -> Iterator[None]:
+    """Hold PostgreSQL's advisory lock of mode ``run`` for a whole run.
+
+    Two runs of one mode on one machine share its databases (``ecsops_race_<run>_*``), Redis dbs and queues and
+    spoil each other without a word (seen: a scheduler stopped on the ``job`` table of the other run's fleet). The
+    lock belongs to this connection's session, so it goes with the process however that ends.
+    """
+    import psycopg2
+
+    conn = psycopg2.connect(PG_ADMIN_DSN)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (f"ecsops_race_{run}",))
+            if not cur.fetchone()[0]:
+                raise RunLockBusy(
+                    f"--mode {run}: another race run of this mode is using its databases (ecsops_race_{run}_*) "
+                    "on this machine. Fix: let it end (or stop it), then run again"
+                )
+        yield
+    finally:
+        conn.close()
 
 
 def _admin_sql(*statements: str) -> None:
