@@ -165,9 +165,9 @@ IMPLIED_ACTIONS = {
 }
 # Calls that return a boto3 client without naming it in ``client_type``: kombu's SQS channel.
 CLIENT_FACTORIES = {"sqs": "sqs"}
-# Library methods the code calls that make an AWS call of their own: kombu's SQS channel resolves a queue's URL
-# with GetQueueUrl.
-LIBRARY_CALLS = {"_resolve_queue_url": "sqs:GetQueueUrl"}
+# Library methods the code calls that make an AWS call of their own: kombu's SQS channel fills its queue-URL cache
+# with ListQueues (QueueNamePrefix = the queue's name).
+LIBRARY_CALLS = {"_update_queue_cache": "sqs:ListQueues"}
 # Operations newer than the botocore some lines pin (MWAA 2.10.3: botocore 1.35.36), which the code calls where
 # the client has them.
 NEWER_OPERATIONS = {"mwaa": {"invoke_rest_api": "InvokeRestApi"}}  # botocore >= 1.35.74

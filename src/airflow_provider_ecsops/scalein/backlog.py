@@ -153,12 +153,14 @@ class BrokerBacklog:
 
     @staticmethod
     def _sqs_visible(channel: Any, queue: str) -> int:
-        # Not kombu's _size: that creates a missing queue (needs sqs:CreateQueue and changes the account).
-        from kombu.transport.SQS import DoesNotExistQueueException
-
-        try:
-            url = channel._resolve_queue_url(queue)
-        except DoesNotExistQueueException:
+        # Not kombu's _size: that creates a missing queue (needs sqs:CreateQueue and changes the account). The
+        # queue cache is what kombu's own _resolve_queue_url reads (kombu >= 5.4.1; MWAA 2.10.1 has 5.4.0), filled
+        # by ListQueues with the queue's name as prefix, or from predefined_queues.
+        name = channel.canonical_queue_name(queue)
+        if name not in channel._queue_cache:
+            channel._update_queue_cache(name)
+        url = channel._queue_cache.get(name)
+        if url is None:  # no such queue: nothing waits in it
             return 0
         attributes = channel.sqs(queue=channel.canonical_queue_name(queue)).get_queue_attributes(
             QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
