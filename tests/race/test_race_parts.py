@@ -65,12 +65,32 @@ def test_slot_zero_is_the_next_period_boundary_after_the_lead_at_an_allowed_phas
     assert slot_zero(now, unit, 3, (20,)) == datetime(2026, 12, 2, 1, 13, 0, tzinfo=UTC)
 
 
-def test_a_second_run_of_the_same_mode_is_refused_while_the_first_holds_its_databases(postgres_url):
+def test_a_second_run_of_the_same_lab_is_refused_while_the_first_holds_its_databases(postgres_url):
     from airflow_provider_ecsops.testing.race.stack import RunLockBusy, run_lock
 
-    mode = f"parts_{os.getpid()}"  # a mode of this test's own, so a real short or long run is not disturbed
-    busy = rf"^--mode {mode}: another race run .* Fix: "
-    with run_lock(mode), pytest.raises(RunLockBusy, match=busy), run_lock(mode):
+    lab = f"parts_{os.getpid()}"  # a lab of this test's own, so a real short or long run is not disturbed
+    busy = rf"^--lab {lab}: another race run .* Fix: .*another --lab"
+    with run_lock(lab), pytest.raises(RunLockBusy, match=busy), run_lock(lab):
         pass
-    with run_lock(mode):  # released with its holder
+    with run_lock(lab):  # released with its holder
         pass
+
+
+def test_a_second_lab_on_redis_must_name_its_own_redis_dbs(capsys):
+    from airflow_provider_ecsops.testing.race.run import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--mode", "long", "--lab", "campaign_a"])
+    assert exited.value.code == 2
+    assert "--lab campaign_a: the mode's Redis dbs (12, 13) may be another run's. Fix: give --redis-db N" in (
+        capsys.readouterr().err
+    )
+
+
+def test_a_lab_name_must_be_a_database_name_part(capsys):
+    from airflow_provider_ecsops.testing.race.run import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--lab", "Bad-Name", "--redis-db", "3"])
+    assert exited.value.code == 2
+    assert "'Bad-Name' is not a lab name. Fix: lower-case letters" in capsys.readouterr().err

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import signal
 import sys
@@ -79,7 +80,7 @@ MODES = {
 class RunOptions:
     """What one run of both fleets is made of (the command line's options).
 
-    :param mode_name: ``short`` or ``long`` (database, queue and directory names).
+    :param mode_name: the lab's name (``--lab``, default the mode's): its databases, queues and directory.
     :param mode: time scale, length and the simulator's choices.
     :param broker: ``redis``, ``sqs`` or ``amqp``.
     :param concurrency: task slots per worker.
@@ -328,6 +329,12 @@ def table(results: list[FleetResult]) -> str:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m airflow_provider_ecsops.testing.race", description=__doc__)
     p.add_argument("--mode", choices=sorted(MODES), default="short")
+    p.add_argument(
+        "--lab",
+        type=_lab_name,
+        help="name of this run's databases, queues, lock and output directory (default: the mode), so two runs "
+        "can go side by side; with --broker redis give each its own --redis-db",
+    )
     p.add_argument("--guard", choices=("on", "off", "both"), default="both")
     p.add_argument("--periods", type=int, help="override the mode's number of periods")
     p.add_argument("--broker", choices=BROKERS, default="redis", help="Celery broker (default %(default)s)")
@@ -372,6 +379,14 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _lab_name(value: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,30}", value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a lab name. Fix: lower-case letters, digits and _, starting with a letter"
+        )
+    return value
+
+
 def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -413,7 +428,14 @@ def run_both(fleets: list[str], options: RunOptions, out: Path, sequential: bool
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    if args.lab and args.lab != args.mode and args.broker == "redis" and args.redis_db is None:
+        p.error(
+            f"--lab {args.lab}: the mode's Redis dbs ({REDIS_DB[args.mode]}, {REDIS_DB[args.mode] + 1}) may be "
+            "another run's. Fix: give --redis-db N (this run uses N and N+1)"
+        )
+    args.lab = args.lab or args.mode
     mode = MODES[args.mode]
     if args.periods:
         mode = replace(mode, periods=args.periods)
@@ -421,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
         mode = replace(mode, victims=args.victims)
     signal.signal(signal.SIGTERM, _raise_interrupt)  # so every stack's finally runs
     try:
-        with run_lock(args.mode):
+        with run_lock(args.lab):
             return _run(args, mode)
     except RunLockBusy as busy:
         print(busy, file=sys.stderr)
@@ -431,11 +453,11 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace, mode: Mode) -> int:
     """Both fleets for every seed, then the tables and ``summary.json``."""
     fleets = ["off", "on"] if args.guard == "both" else [args.guard]
-    out = args.out / args.mode
+    out = args.out / args.lab
     out.mkdir(parents=True, exist_ok=True)
-    migrate_template(args.mode, out / "template-home", out)
+    migrate_template(args.lab, out / "template-home", out)
     options = RunOptions(
-        mode_name=args.mode,
+        mode_name=args.lab,
         mode=mode,
         broker=args.broker,
         concurrency=args.concurrency,

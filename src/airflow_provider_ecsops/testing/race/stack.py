@@ -77,7 +77,7 @@ class RunLockBusy(RuntimeError):
 
 @contextlib.contextmanager
 def run_lock(run: str) -> Iterator[None]:
-    """Hold PostgreSQL's advisory lock of mode ``run`` for a whole run.
+    """Hold PostgreSQL's advisory lock of lab ``run`` (``--lab``, default the mode) for a whole run.
 
     Two runs of one mode on one machine share its databases (``ecsops_race_<run>_*``), Redis dbs and queues and
     spoil each other without a word (seen: a scheduler stopped on the ``job`` table of the other run's fleet). The
@@ -92,8 +92,8 @@ def run_lock(run: str) -> Iterator[None]:
             cur.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (f"ecsops_race_{run}",))
             if not cur.fetchone()[0]:
                 raise RunLockBusy(
-                    f"--mode {run}: another race run of this mode is using its databases (ecsops_race_{run}_*) "
-                    "on this machine. Fix: let it end (or stop it), then run again"
+                    f"--lab {run}: another race run is using this lab's databases (ecsops_race_{run}_*) "
+                    "on this machine. Fix: let it end (or stop it), or give this run another --lab"
                 )
         yield
     finally:
