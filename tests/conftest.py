@@ -28,3 +28,22 @@ def redis_url() -> str:
         return url
     ensure_service("redis")
     return "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def redis_broker_db(redis_url: str) -> int:
+    """This run's Redis database for brokers (flushed by its users): ``ECSOPS_TEST_REDIS_DB``, default 7.
+
+    A database of one's own where several checkouts or CI lanes share one Redis.
+    """
+    import redis
+
+    db = int(os.environ.get("ECSOPS_TEST_REDIS_DB", "7"))
+    databases = int(redis.Redis.from_url(redis_url).config_get("databases")["databases"])
+    if db >= databases:  # else every broker user errors with Redis' own "DB index is out of range"
+        pytest.fail(
+            f"ECSOPS_TEST_REDIS_DB={db}: this Redis has databases 0-{databases - 1}. "
+            f"Fix: pick one below {databases}, or start redis-server with --databases {db + 1}",
+            pytrace=False,
+        )
+    return db

@@ -88,7 +88,7 @@ def _published(cloudwatch, namespace: str, name: str, dims: dict[str, str], star
     return points[0]["Minimum"]
 
 
-def test_the_canary_tells_the_truth_about_two_queues_and_alarms_when_one_goes_silent():
+def test_the_canary_tells_the_truth_about_two_queues_and_alarms_when_one_goes_silent(redis_broker_db: int):
     import boto3
 
     from airflow_provider_ecsops.testing.canary_stack import DAG_ID, NAMESPACE, CanaryStack
@@ -100,7 +100,7 @@ def test_the_canary_tells_the_truth_about_two_queues_and_alarms_when_one_goes_si
     metrics = HeartbeatMetrics(namespace=NAMESPACE, aws_conn_id=None, region_name=REGION)
     alarm = heartbeat_alarm(DAG_ID, timedelta(minutes=1), metrics=metrics)
     base = {"DAG": DAG_ID}
-    with local_aws(server=True), CanaryStack(out_dir, SCHEDULE, start_date) as stack:
+    with local_aws(server=True), CanaryStack(out_dir, SCHEDULE, start_date, redis_broker_db) as stack:
         cloudwatch = boto3.client("cloudwatch", region_name=REGION)
         stack.start_worker("a", "default,qa")
         stack.start_worker("b", "qb")

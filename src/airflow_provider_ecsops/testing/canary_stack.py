@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import time
@@ -26,6 +27,7 @@ from airflow_provider_ecsops.testing.race.stack import (
     _admin_sql,
     _airflow,
     clean_environ,
+    free_port,
     kill_group,
 )
 
@@ -62,18 +64,20 @@ class CanaryStack:
     :param schedule_seconds: the heartbeat's schedule interval.
     :param start_date: the DAG's start date (runs are due at it plus whole intervals).
     :param queues: the Celery queues the heartbeat covers.
-    :param redis_db: Redis database of the broker (flushed at start).
-    :param api_port: API server port.
-    :param db: metadata database name.
+    :param redis_db: Redis database of the broker (flushed at start); one of the caller's own (a default Redis has
+        databases 0-15, and a test run's lane owns one of them).
+    :param api_port: API server port (default: a free one).
+    :param db: metadata database name (default: one of this process's own, dropped at close), so two lines
+        running the stack at once never meet.
     """
 
     out_dir: Path
     schedule_seconds: float
     start_date: datetime
+    redis_db: int
     queues: tuple[str, ...] = ("qa", "qb")
-    redis_db: int = 26
-    api_port: int = 28260
-    db: str = "ecsops_canary_truth"
+    api_port: int = field(default_factory=free_port)
+    db: str = field(default_factory=lambda: f"ecsops_canary_truth_{os.getpid()}")
     services: list[subprocess.Popen] = field(default_factory=list)
     workers: dict[str, subprocess.Popen] = field(default_factory=dict)
 
@@ -159,9 +163,10 @@ class CanaryStack:
         Migrated under a temporary name and renamed when done, so an interrupted migration is never reused.
         """
         import psycopg2
+        import psycopg2.errors
         from airflow import __version__
 
-        template = f"{self.db}_template_{__version__.replace('.', '_').replace('+', '_')}"
+        template = f"ecsops_canary_truth_template_{__version__.replace('.', '_').replace('+', '_')}"
         conn = psycopg2.connect(PG_ADMIN_DSN)
         try:
             with conn.cursor() as cur:
@@ -170,7 +175,7 @@ class CanaryStack:
                     return template
         finally:
             conn.close()
-        building = f"{template}_building"
+        building = f"{template}_building_{os.getpid()}"  # two lines building at once do not meet
         _admin_sql(f"DROP DATABASE IF EXISTS {building} WITH (FORCE)", f"CREATE DATABASE {building}")
         log = self.logs / "db-migrate.log"
         env = self.env() | {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": PG_URL.format(db=building)}
@@ -178,7 +183,10 @@ class CanaryStack:
             done = subprocess.run(_airflow("db", "migrate"), env=env, stdout=out, stderr=subprocess.STDOUT)
         if done.returncode:
             raise RuntimeError(f"airflow db migrate failed (exit {done.returncode}); see {log}")
-        _admin_sql(f"ALTER DATABASE {building} RENAME TO {template}")
+        try:
+            _admin_sql(f"ALTER DATABASE {building} RENAME TO {template}")
+        except psycopg2.errors.DuplicateDatabase:  # another process finished the same template first
+            _admin_sql(f"DROP DATABASE IF EXISTS {building} WITH (FORCE)")
         return template
 
     def _spawn(self, name: str, command: list[str]) -> subprocess.Popen:
@@ -242,3 +250,4 @@ class CanaryStack:
             proc.wait()
         self.workers.clear()
         self.services.clear()
+        _admin_sql(f"DROP DATABASE IF EXISTS {self.db} WITH (FORCE)")
