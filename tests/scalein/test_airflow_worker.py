@@ -45,12 +45,22 @@ def test_airflow_celery_worker_runs_the_guard(fake_agent, broker, tmp_path: Path
     with log_path.open("wb") as out:
         worker = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        wait_until(
-            lambda: "guard on: policy pause, queues ['ecsops-scalein-af']" in log_path.read_text(),
-            90,
-            "the guard",
-        )
-        wait_until(lambda: fake_agent.protected_tasks() == [], 30, "the idle worker's release")
+        # `airflow celery worker` imports all of Airflow and the Celery provider before the consumer starts: over a
+        # minute on Airflow 2 at load 20 (seen: 90 s ran out on 2.10.1 and 2.11.0 there). A worker that died fails
+        # at once; either way the failure shows the worker's log.
+        try:
+            wait_until(
+                lambda: (
+                    worker.poll() is not None
+                    or "guard on: policy pause, queues ['ecsops-scalein-af']" in log_path.read_text()
+                ),
+                240,
+                "the guard",
+            )
+            assert worker.poll() is None, f"the worker exited with {worker.returncode}"
+            wait_until(lambda: fake_agent.protected_tasks() == [], 30, "the idle worker's release")
+        except AssertionError as failed:
+            raise AssertionError(f"{failed}; worker log (end):\n{log_path.read_text()[-3000:]}") from None
         assert [e["enabled"] for e in fake_agent.state()["history"]] == [True, False]
     finally:
         worker.send_signal(signal.SIGTERM)
