@@ -126,6 +126,9 @@ class TargetTrackingAutoscaler(Autoscaler):
             scale_in_cooldown=self.scale_in_cooldown_units * self.unit_seconds,
         )
         self.demand = MetadbDemand(self.stack.db_url)
+        self._event(
+            "policy_config", disable_scale_in=self.rule.disable_scale_in, self_retire=self.self_retire
+        )
         self.service = self.stack.agent.add_service(SERVICE, self.max_workers, min_capacity=self.min_workers)
         if self.self_retire:
             self.stack.worker_env.update(
@@ -157,6 +160,8 @@ class TargetTrackingAutoscaler(Autoscaler):
 
     def step(self, now: float) -> None:
         """One tick of the ECS service scheduler: launch up to desiredCount, stop the excess, escalate."""
+        # Only the workers call the fake's UpdateService (the policy sets desiredCount directly).
+        self.stats["self_retires"] = self.service.update_count
         for worker in self.stack.workers:  # exits nobody asked for: self-retire (or a crash)
             if worker.sigterm_at is None and worker.exited_at is None and not worker.alive:
                 worker.exited_at = now
