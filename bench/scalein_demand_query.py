@@ -9,7 +9,7 @@ running: a worst case). Each is timed three ways in the same run: the baseline w
 sequential scan), Airflow's own indexes, and those plus the partial index docs/scalein.md recommends for very
 large tables.
 
-    python bench/scalein_demand_query.py [--rows 100000 1000000] [--live 2000] [--repeat 50]
+    python bench/scalein_demand_query.py [--rows 100000 1000000] [--live 2000] [--shapes live share] [--repeat 50]
 """
 
 from __future__ import annotations
@@ -100,10 +100,13 @@ def main() -> None:
     parser.add_argument(
         "--live", type=int, default=2000, help="scheduled/queued/running rows of the live shape"
     )
+    parser.add_argument(
+        "--shapes", nargs="+", choices=("live", "share"), default=["live", "share"], help="shapes to run"
+    )
     parser.add_argument("--repeat", type=int, default=50)
     args = parser.parse_args()
     for rows in args.rows:
-        for live in (args.live, None):
+        for live in [args.live if shape == "live" else None for shape in args.shapes]:
             one_size(rows, live, args.repeat)
 
 

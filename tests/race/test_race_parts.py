@@ -3,6 +3,7 @@ interval, and where the first judged slot lands."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -94,3 +95,38 @@ def test_a_lab_name_must_be_a_database_name_part(capsys):
         main(["--lab", "Bad-Name", "--redis-db", "3"])
     assert exited.value.code == 2
     assert "'Bad-Name' is not a lab name. Fix: lower-case letters" in capsys.readouterr().err
+
+
+def test_usage_counts_only_the_judged_window_and_a_never_started_task_as_waiting_until_the_end(tmp_path):
+    from airflow_provider_ecsops.testing.race.usage import figures, worker_seconds
+
+    events = tmp_path / "events.jsonl"
+    lines = [
+        {"time": 0.0, "action": "launch", "worker": "w1"},  # warm-up: counts from the window's start (10)
+        {"time": 20.0, "action": "launch", "worker": "w2"},
+        {"time": 40.0, "action": "exited", "worker": "w2"},
+        {"time": 45.0, "action": "sigkill", "worker": "w2"},  # the first end of a life counts
+    ]
+    events.write_text("".join(f"{json.dumps(e)}\n" for e in lines))
+    used = worker_seconds(events, since=10.0, end=70.0)
+    assert used == 60.0 + 20.0
+    rows = [
+        (1.0, 2.0, 12.0),  # queued before the window: no pickup, but its 2 s of run inside count
+        (12.0, 15.0, 25.0),  # pickup 3 s
+        (30.0, 36.0, 46.0),  # pickup 6 s
+        (64.0, None, None),  # stuck: waits until the end, 6 s at least
+        (None, None, None),
+    ]
+    got = figures(rows, used, since=10.0, end=70.0, unit_seconds=3.0, concurrency=1)
+    assert got["task_instances"] == 3 and got["unstarted"] == 1
+    assert got["pickup_p50_seconds"] == 6.0 and got["pickup_p95_seconds"] == 6.0
+    assert got["worker_units_minimum"] == round(22.0 / 3, 1)
+    assert got["worker_units_used"] == round(80.0 / 3, 1)
+    assert got["worker_units_idle"] == round(58.0 / 3, 1)
+
+
+def test_usage_with_nothing_queued_in_the_window_is_an_error_not_a_zero():
+    from airflow_provider_ecsops.testing.race.usage import figures
+
+    with pytest.raises(ValueError, match="nothing to measure"):
+        figures([(1.0, 2.0, 3.0)], 0.0, since=10.0, end=70.0, unit_seconds=3.0, concurrency=1)

@@ -1,12 +1,21 @@
-"""The race lab's target-tracking rule (Application Auto Scaling's semantics), pure: no stack, no clock."""
+"""The race lab's target-tracking rule (Application Auto Scaling's semantics), pure: no stack, no clock; and the
+autoscaler's metric period against a metadata DB."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 from airflow_provider_ecsops.scalein.demand import Demand, QueueDemand
 from airflow_provider_ecsops.scalein.demand_publish import demand_per_worker
-from airflow_provider_ecsops.testing.race.target_tracking import TargetTracking
+from airflow_provider_ecsops.testing.fake_ecs_agent import FakeEcsAgent
+from airflow_provider_ecsops.testing.race.target_tracking import TargetTracking, TargetTrackingAutoscaler
+from airflow_provider_ecsops.testing.scalein_metadb import (
+    create_airflow_tables,
+    fresh_database,
+    insert_task_instances,
+)
 
 PERIOD = 60.0
 
@@ -79,3 +88,27 @@ def test_the_desired_count_stays_within_min_and_max():
 def test_demand_on_an_empty_service_reads_above_the_target():
     assert demand_per_worker(_demand(queued=3, running=0), desired=0) == 3.0
     assert demand_per_worker(_demand(queued=0, running=0), desired=3) == 0.0
+
+
+def test_the_metric_period_reads_the_demand_of_the_fleets_own_queue(postgres_url, tmp_path):
+    # The race DAGs run on the fleet's queue (ecsops-race-<lab>-<fleet>), not on "default": a metric read on
+    # another queue stays at 0 and the policy never scales out (a 1-period run read 0 with 7 tasks waiting).
+    url = fresh_database("ecsops_tt_period_test", postgres_url.rsplit("/", 1)[0])
+    create_airflow_tables(url)
+    queue = "ecsops-race-lab-on"
+    insert_task_instances(url, [(queue, "queued")] * 3 + [(queue, "running")] + [("default", "queued")] * 5)
+    stack = SimpleNamespace(guarded=True, db_url=url, queue=queue, agent=FakeEcsAgent(), worker_env={})
+    scaler = TargetTrackingAutoscaler(stack, 3.0, 1.5, 1, tmp_path / "events.jsonl")
+    scaler.service.desired_count = 2
+    try:
+        scaler.period(0.0)
+    finally:
+        scaler.close()
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert (events[0]["action"], events[0]["disable_scale_in"], events[0]["self_retire"]) == (
+        "policy_config",
+        True,
+        True,
+    )
+    datapoint = events[-1]
+    assert (datapoint["action"], datapoint["required"], datapoint["metric"]) == ("datapoint", 4, 2.0)

@@ -97,6 +97,20 @@ def test_concurrent_retire_calls_are_serialised_by_the_lock(fake_agent, aws_endp
     assert service.desired_count == 2
 
 
+def test_work_arriving_before_the_update_keeps_the_desired_count(fake_agent, aws_endpoints, broker):
+    service = fake_agent.add_service(SERVICE, desired_count=3, min_capacity=1)
+    asked = []
+
+    def busy_again() -> bool:
+        asked.append(service.update_count)  # asked before any UpdateService
+        return False
+
+    assert scaler_for(fake_agent).retire_one(broker, still_idle=busy_again) is False
+    assert asked == [0] and service.desired_count == 3 and service.update_count == 0
+    assert scaler_for(fake_agent).retire_one(broker, still_idle=lambda: True) is True
+    assert service.desired_count == 2
+
+
 def test_configured_floor_above_the_autoscaling_minimum_wins(fake_agent, aws_endpoints, broker):
     service = fake_agent.add_service(SERVICE, desired_count=3, min_capacity=1)
     ecs = boto3.client("ecs", region_name="us-east-1")

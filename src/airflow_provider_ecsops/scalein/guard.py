@@ -452,7 +452,11 @@ class ScaleInGuard(bootsteps.StartStopStep):
             self.settings.min_workers,
             self.settings.aws_conn_id or None,
         )
-        return bool(scaler.retire_one(self.retire_lock_url))
+        return bool(
+            scaler.retire_one(
+                self.retire_lock_url, still_idle=lambda: not self._busy() and self._backlog_count() == 0
+            )
+        )
 
     # -- shutdown -------------------------------------------------------------------------------------------------
     def _stop_for_shutdown(self) -> None:

@@ -168,11 +168,15 @@ class ServiceScaler:
             candidates.append(self.min_workers)
         return max(candidates) if candidates else 1
 
-    def retire_one(self, lock_url: str, settle_seconds: float = 30.0) -> bool:
-        """Lower desiredCount by one if it is above the floor; True if it did.
+    def retire_one(
+        self, lock_url: str, settle_seconds: float = 30.0, still_idle: Callable[[], bool] | None = None
+    ) -> bool:
+        """Lower desiredCount by one if it is above the floor and ``still_idle()``; True if it did.
 
         :param lock_url: URL of the fleet-wide retire lock (see :func:`retire_lock_url`).
         :param settle_seconds: how long to wait for DescribeServices to show the new value.
+        :param still_idle: asked under the lock, right before UpdateService: False (work arrived while the
+            clients, the lock and DescribeServices took their time) keeps desiredCount.
         :raises RetireLockBusy: another worker kept the lock past the wait.
         :raises RetireError: anything else failed; desiredCount is unchanged.
         """
@@ -184,6 +188,11 @@ class ServiceScaler:
                     log.info(
                         "ecsops scale-in: not retiring, desiredCount %d is at the floor %d", desired, floor
                     )
+                    return False
+                # The caller's idle check ran before the clients, the lock and two API calls: seconds under
+                # load (a race lab run saw three workers retire 7-11 s after it, with a new wave in the queue).
+                if still_idle is not None and not still_idle():
+                    log.info("ecsops scale-in: not retiring, work arrived since the idle check")
                     return False
                 self.ecs.update_service(cluster=self.cluster, service=self.service, desiredCount=desired - 1)
                 lowered = True

@@ -102,6 +102,7 @@ class Autoscaler:
             "sigterm": 0,
             "sigkill": 0,
             "busy_at_sigterm": 0,
+            "self_retires": 0,  # UpdateService calls of workers lowering desiredCount themselves
         }
     )
 

@@ -38,6 +38,7 @@ from airflow_provider_ecsops.testing.race.stack import (
     run_lock,
 )
 from airflow_provider_ecsops.testing.race.target_tracking import TargetTrackingAutoscaler
+from airflow_provider_ecsops.testing.race.usage import usage
 
 AUTOSCALERS = {"mwaa": Autoscaler, "target-tracking": TargetTrackingAutoscaler}
 
@@ -118,9 +119,11 @@ class FleetResult:
     sigterm: int
     busy_at_sigterm: int
     sigkill: int
+    self_retires: int
     ready_seconds: float
     wall_seconds: float
     html: str
+    usage: dict[str, float]
 
 
 def slot_zero(
@@ -217,9 +220,15 @@ def run_fleet(fleet: str, options: RunOptions, out: Path, stop: threading.Event)
             )
             reporter.start()
             scaler.run(begin, deadline, stop)
+            end = time.time()
         finally:
             scaler.close()
         figures = report(schedule, stack.db_url, start, until, out, stuck_after)
+        try:
+            used = usage(out, stack.db_url, start, end, unit, options.concurrency)
+        except ValueError as exc:  # no work in the window: the table says n/a, the run's tallies still count
+            print(f"[{fleet}] usage: {exc}", flush=True)
+            used = {}
     return FleetResult(
         fleet=fleet,
         seed=options.seed,
@@ -228,6 +237,7 @@ def run_fleet(fleet: str, options: RunOptions, out: Path, stop: threading.Event)
         ready_seconds=round(ready, 1),
         wall_seconds=round(time.monotonic() - began, 1),
         html=str(out / "report.html"),
+        usage=used,
     )
 
 
@@ -257,8 +267,9 @@ def progress(
         print(
             f"[{fleet}] {f'period {done}/{periods}' if done <= periods else 'settling'}: "
             f"completed {counts['completed']}, lost {counts['lost']}, "
-            f"stuck {counts['stuck']}, scale-ins {stats['scale_ins']}, SIGTERMs {stats['sigterm']} "
-            f"(busy {stats['busy_at_sigterm']}); {max(0.0, deadline - time.monotonic()):.0f}s left",
+            f"stuck {counts['stuck']}, scale-ins {stats['scale_ins']}, self-retires {stats['self_retires']}, "
+            f"SIGTERMs {stats['sigterm']} (busy {stats['busy_at_sigterm']}); "
+            f"{max(0.0, deadline - time.monotonic()):.0f}s left",
             flush=True,
         )
 
@@ -313,8 +324,22 @@ COLUMNS = (
     ("sigterm", "SIGTERMs"),
     ("busy_at_sigterm", "busy at SIGTERM"),
     ("sigkill", "SIGKILLs"),
+    ("self_retires", "self-retires"),
     ("ready_seconds", "ready s"),
     ("wall_seconds", "wall s"),
+)
+
+
+USAGE_COLUMNS = (
+    ("task_instances", "queued TIs"),
+    ("unstarted", "never started"),
+    ("pickup_p50_units", "pickup p50 units"),
+    ("pickup_p95_units", "pickup p95 units"),
+    ("pickup_p50_seconds", "pickup p50 s"),
+    ("pickup_p95_seconds", "pickup p95 s"),
+    ("worker_units_used", "worker-min used"),
+    ("worker_units_minimum", "minimum needed"),
+    ("worker_units_idle", "idle worker-min"),
 )
 
 
@@ -323,6 +348,18 @@ def table(results: list[FleetResult]) -> str:
     return markdown(
         [[h for _, h in COLUMNS]]
         + [[FLEET_NAMES.get(str(v), str(v)) for v in (getattr(r, k) for k, _ in COLUMNS)] for r in results]
+    )
+
+
+def usage_table(results: list[FleetResult], autoscaler: str) -> str:
+    """Pickup and worker-minutes per fleet and seed (:mod:`.usage`; worker-minutes in scaled minutes)."""
+    return markdown(
+        [["autoscaler", "fleet", "seed", *(h for _, h in USAGE_COLUMNS)]]
+        + [
+            [autoscaler, FLEET_NAMES.get(r.fleet, r.fleet), str(r.seed)]
+            + [str(r.usage.get(k, "n/a")) for k, _ in USAGE_COLUMNS]
+            for r in results
+        ]
     )
 
 
@@ -474,13 +511,15 @@ def _run(args: argparse.Namespace, mode: Mode) -> int:
         if len(seeds) > 1:
             print(f"seed {seed} done ({seeds.index(seed) + 1}/{len(seeds)})", flush=True)
     print(
-        f"scale-down race, mode {args.mode}: broker {args.broker}, concurrency {args.concurrency}, time scale "
+        f"scale-down race, lab {args.lab}, mode {args.mode}, autoscaler {args.autoscaler}: broker {args.broker}, "
+        f"concurrency {args.concurrency}, time scale "
         f"{mode.time_scale}, {mode.periods} periods, victims {mode.victims}, idle rule {mode.idle_units:g} units, "
         f"stop timeout {args.stop_timeout:g}s (scaled {args.stop_timeout * mode.time_scale:g}s), "
         f"seeds {', '.join(map(str, seeds))}"
         + (", GUARD SABOTAGED in the guarded fleet" if args.sabotage_guard else "")
     )
     print(table(results))
+    print(usage_table(results, args.autoscaler))
     if len(seeds) > 1:
         print(campaign_table(results))
     for r in results:

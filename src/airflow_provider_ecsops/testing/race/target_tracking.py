@@ -102,13 +102,11 @@ class TargetTrackingAutoscaler(Autoscaler):
     :param scale_out_cooldown_units: scale-out cooldown, scaled minutes (``ScalingPolicy`` default: 1).
     :param scale_in_cooldown_units: scale-in cooldown, scaled minutes (default 5).
     :param ecs_reaction_units: how long the service scheduler lets running tasks exceed desiredCount.
-    :param queues: Celery queues of the fleet.
     """
 
     scale_out_cooldown_units: float = 1
     scale_in_cooldown_units: float = 5
     ecs_reaction_units: float = 0.5
-    queues: tuple[str, ...] = ("default",)
     excess_since: float | None = None
     rule: TargetTracking = field(init=False)
     self_retire: bool = field(init=False)
@@ -126,6 +124,9 @@ class TargetTrackingAutoscaler(Autoscaler):
             scale_in_cooldown=self.scale_in_cooldown_units * self.unit_seconds,
         )
         self.demand = MetadbDemand(self.stack.db_url)
+        self._event(
+            "policy_config", disable_scale_in=self.rule.disable_scale_in, self_retire=self.self_retire
+        )
         self.service = self.stack.agent.add_service(SERVICE, self.max_workers, min_capacity=self.min_workers)
         if self.self_retire:
             self.stack.worker_env.update(
@@ -142,7 +143,8 @@ class TargetTrackingAutoscaler(Autoscaler):
     def period(self, now: float) -> None:
         """One metric period: the publisher's datapoint, then the policy's action on desiredCount."""
         try:
-            demand = read_demand(self.demand, list(self.queues), concurrency=1)
+            # The fleet's own queue (the DAGs' default queue), as a team's publisher names its fleet's queues.
+            demand = read_demand(self.demand, [self.stack.queue], concurrency=1)
         except Exception as exc:  # an outage publishes nothing: the alarms see a missing datapoint
             self._event("metric_missing", error=str(exc).splitlines()[0])
             return
@@ -157,6 +159,8 @@ class TargetTrackingAutoscaler(Autoscaler):
 
     def step(self, now: float) -> None:
         """One tick of the ECS service scheduler: launch up to desiredCount, stop the excess, escalate."""
+        # Only the workers call the fake's UpdateService (the policy sets desiredCount directly).
+        self.stats["self_retires"] = self.service.update_count
         for worker in self.stack.workers:  # exits nobody asked for: self-retire (or a crash)
             if worker.sigterm_at is None and worker.exited_at is None and not worker.alive:
                 worker.exited_at = now
