@@ -69,6 +69,7 @@ class CanaryStack:
     :param api_port: API server port (default: a free one).
     :param db: metadata database name (default: one of this process's own, dropped at close), so two lines
         running the stack at once never meet.
+    :param extra_env: more environment of every Airflow process (e.g. ``AIRFLOW_CONN_*`` of a scenario's DAG).
     """
 
     out_dir: Path
@@ -78,6 +79,7 @@ class CanaryStack:
     queues: tuple[str, ...] = ("qa", "qb")
     api_port: int = field(default_factory=free_port)
     db: str = field(default_factory=lambda: f"ecsops_canary_truth_{os.getpid()}")
+    extra_env: dict[str, str] = field(default_factory=dict)
     services: list[subprocess.Popen] = field(default_factory=list)
     workers: dict[str, subprocess.Popen] = field(default_factory=dict)
 
@@ -123,6 +125,7 @@ class CanaryStack:
             "ECSOPS_CANARY_SCHEDULE_SECONDS": repr(self.schedule_seconds),
             "ECSOPS_CANARY_QUEUES": ",".join(self.queues),
             "ECSOPS_CANARY_START_DATE": self.start_date.isoformat(),
+            **self.extra_env,
         }
 
     def __enter__(self) -> CanaryStack:
@@ -211,20 +214,20 @@ class CanaryStack:
         raise RuntimeError(f"the API server did not answer within {timeout:.0f}s; see {self.logs}")
 
     def start_worker(self, name: str, queues: str, concurrency: int = 3) -> None:
-        """Start ``airflow celery worker --queues <queues>`` as ``name``.
+        """Start ``airflow celery worker --queues <queues>``; ``name`` names its log and its handle.
+
+        No ``-H``: with it, the celery provider of MWAA 3.2.1 (3.18.0) asks the broker whether that node name
+        is taken (``control.inspect()``) on the worker's own app before the pool forks; on Redis every pool
+        child then blocks in kombu's after-fork cleanup reading that inspect's pending BRPOP, so the worker
+        receives tasks and never runs one (seen here: all six pool processes in ``Channel._brpop_read``; fixed
+        by the provider in apache/airflow#59707). Every worker here is ``celery@<host>``; the canary reads no
+        node names.
 
         :param queues: comma-separated queues it consumes.
+        :param concurrency: its pool processes (``--concurrency``).
         """
         command = _airflow(
-            "celery",
-            "worker",
-            "--queues",
-            queues,
-            "--concurrency",
-            str(concurrency),
-            "--skip-serve-logs",
-            "-H",
-            f"canary-{name}@%h",
+            "celery", "worker", "--queues", queues, "--concurrency", str(concurrency), "--skip-serve-logs"
         )
         self.workers[name] = self._spawn(f"worker-{name}", command)
 
@@ -237,10 +240,25 @@ class CanaryStack:
         kill_group(proc, signal.SIGKILL)
         proc.wait()
 
+    def add_dag(self, name: str, source: str) -> None:
+        """Write DAG file ``<name>.py`` (the DAG processor parses it within its refresh interval)."""
+        (self.home / "dags" / f"{name}.py").write_text(source)
+
+    def remove_dag(self, name: str) -> None:
+        (self.home / "dags" / f"{name}.py").unlink()
+
+    def pause_scheduler(self) -> None:
+        """Freeze the scheduler's process group (SIGSTOP): a scheduler that has stopped looping."""
+        kill_group(self.services[2], signal.SIGSTOP)
+
+    def resume_scheduler(self) -> None:
+        kill_group(self.services[2], signal.SIGCONT)
+
     def close(self) -> None:
         """Kill every process group still alive (workers first)."""
         procs = list(self.workers.values()) + self.services
         for proc in procs:
+            kill_group(proc, signal.SIGCONT)  # a paused scheduler must see its SIGTERM
             kill_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + 10
         for proc in procs:
