@@ -71,7 +71,10 @@ def test_cloudformation_snippet():
             r"^heartbeat_alarm: datapoints_to_alarm=4: outside 1\.\.evaluation_periods \(3\)\. "
             r"Fix: datapoints_to_alarm=3$",
         ),
-        ({"datapoints_to_alarm": 0}, r"^heartbeat_alarm: datapoints_to_alarm=0: .*\. Fix: datapoints_to_alarm=1$"),
+        (
+            {"datapoints_to_alarm": 0},
+            r"^heartbeat_alarm: datapoints_to_alarm=0: .*\. Fix: datapoints_to_alarm=1$",
+        ),
     ],
 )
 def test_alarm_errors(kwargs, message):

@@ -1,6 +1,7 @@
-"""A local Airflow 3 stack running the heartbeat canary for its truth test: PostgreSQL metadata DB, Redis broker,
+"""A local Airflow stack running the heartbeat canary for its truth test: PostgreSQL metadata DB, Redis broker,
 API server (REST API v2 and execution API), DAG processor, scheduler, and ``airflow celery worker`` processes
-that each consume named queues; CloudWatch is a moto server reached through ``AWS_ENDPOINT_URL``.
+that each consume named queues; CloudWatch is a moto server reached through ``AWS_ENDPOINT_URL``. On Airflow 2
+the stack is the scheduler (which parses the DAGs) and the workers: tasks there need no API.
 
 Built from the race lab's pieces (:mod:`airflow_provider_ecsops.testing.race.stack`: environment, database and
 process-group helpers); what differs is the DAG (a heartbeat on a scaled schedule), per-queue workers and a
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from airflow_provider_ecsops.compat import AIRFLOW_V_3
 from airflow_provider_ecsops.testing.race.stack import (
     PG_ADMIN_DSN,
     PG_URL,
@@ -54,6 +56,19 @@ dag = heartbeat_dag(
     start_date=pendulum.parse(os.environ["ECSOPS_CANARY_START_DATE"]),
 )
 '''
+
+
+def sql(db: str, query: str, *args: object) -> list[tuple]:
+    """Rows of ``query`` on database ``db`` of the local PostgreSQL (the referee's reads)."""
+    import psycopg2
+
+    conn = psycopg2.connect(PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{db}")
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query, args)
+            return cur.fetchall()
+    finally:
+        conn.close()
 
 
 @dataclass
@@ -152,6 +167,12 @@ class CanaryStack:
             f"CREATE DATABASE {self.db} TEMPLATE {template}",
         )
         redis.Redis.from_url(REDIS_URL.format(db=self.redis_db)).flushdb()
+        if not AIRFLOW_V_3:
+            # Airflow 2: the scheduler parses DAGs itself and tasks need no API (``ti.queued_dttm`` is in the
+            # task's context), so the stack is the scheduler and the workers; a webserver would only add load.
+            self.services.append(self._spawn("scheduler", _airflow("scheduler")))
+            self._wait_for_scheduler()
+            return
         for name, args in (
             ("api-server", ("api-server", "--port", str(self.api_port))),
             ("dag-processor", ("dag-processor",)),
@@ -159,6 +180,36 @@ class CanaryStack:
         ):
             self.services.append(self._spawn(name, _airflow(*args)))
         self._wait_for_api()
+
+    @property
+    def scheduler(self) -> subprocess.Popen:
+        return self.services[-1]  # started last on every line
+
+    def _check_alive(self) -> None:
+        for proc in self.services:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}; see {self.logs}")
+
+    def _wait_for_scheduler(self, timeout: float = 420) -> None:
+        import psycopg2
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_alive()
+            with contextlib.suppress(psycopg2.OperationalError):
+                conn = psycopg2.connect(self.db_url.replace("+psycopg2", ""))
+                try:
+                    with conn.cursor() as cur:
+                        cur.execute(
+                            "SELECT count(*) FROM job WHERE job_type = 'SchedulerJob' AND state = 'running' "
+                            "AND latest_heartbeat > now() - interval '15 seconds'"
+                        )
+                        if cur.fetchone()[0]:
+                            return
+                finally:
+                    conn.close()
+            time.sleep(1)
+        raise RuntimeError(f"the scheduler did not heartbeat within {timeout:.0f}s; see {self.logs}")
 
     def _migrated_template(self) -> str:
         """A migrated database of this Airflow version, kept between runs (a migration costs ~50 s, a clone ~1 s).
@@ -198,14 +249,12 @@ class CanaryStack:
                 command, env=self.env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
 
-    def _wait_for_api(self, timeout: float = 180) -> None:
+    def _wait_for_api(self, timeout: float = 420) -> None:
         import urllib.request
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for proc in self.services:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}; see {self.logs}")
+            self._check_alive()
             try:
                 with urllib.request.urlopen(f"{self.api_url}/api/v2/monitor/health", timeout=2):
                     return
@@ -249,10 +298,10 @@ class CanaryStack:
 
     def pause_scheduler(self) -> None:
         """Freeze the scheduler's process group (SIGSTOP): a scheduler that has stopped looping."""
-        kill_group(self.services[2], signal.SIGSTOP)
+        kill_group(self.scheduler, signal.SIGSTOP)
 
     def resume_scheduler(self) -> None:
-        kill_group(self.services[2], signal.SIGCONT)
+        kill_group(self.scheduler, signal.SIGCONT)
 
     def close(self) -> None:
         """Kill every process group still alive (workers first)."""
