@@ -1,6 +1,5 @@
 """The heartbeat against the truth: a real scheduler, DAG processor, CeleryExecutor on PostgreSQL and Redis, real
-``airflow celery worker``s on two queues, CloudWatch on a moto server, the metadata DB as the referee. Airflow 3
-and 2 (there the scheduler parses the DAGs, and PickupDelay comes from ``ti.queued_dttm``, no API needed).
+``airflow celery worker``s on two queues, CloudWatch on a moto server, the metadata DB as the referee.
 
 Time-scaled: the schedule is ``ECSOPS_CANARY_SCHEDULE_SECONDS`` (CI form: 30 s) and the alarm is
 ``heartbeat_alarm()`` for a 1-minute schedule evaluated with its period scaled alike (30 s). Shorter does not fit
@@ -22,6 +21,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from airflow_provider_ecsops.heartbeat.alarm import heartbeat_alarm
 from airflow_provider_ecsops.heartbeat.metrics import HeartbeatMetrics
 from airflow_provider_ecsops.testing.alarm_eval import alarm_state
@@ -29,9 +30,9 @@ from airflow_provider_ecsops.testing.canary_stack import sql as _sql
 from tests.capabilities import AIRFLOW_HAS_API_V2
 from tests.heartbeat.helpers import REGION
 
-# What a run is due at, and where the exact queued time comes from, per line.
-DUE = "run_after" if AIRFLOW_HAS_API_V2 else "data_interval_end"
-PICKUP_BASIS = "REST API v2 queued_when (connection canary_api)" if AIRFLOW_HAS_API_V2 else "ti.queued_dttm"
+pytestmark = pytest.mark.skipif(
+    not AIRFLOW_HAS_API_V2, reason="the canary stack runs Airflow 3's api-server (REST API v2, execution API)"
+)
 
 SCHEDULE = float(os.environ.get("ECSOPS_CANARY_SCHEDULE_SECONDS", "30"))
 SCALE = SCHEDULE / 60
@@ -50,8 +51,8 @@ def _wait(what: str, condition, timeout: float, every: float = 1.0):
 def _finished_runs(db: str, state: str, after: datetime) -> list[tuple]:
     return _sql(
         db,
-        f"SELECT run_id, {DUE} FROM dag_run WHERE dag_id = 'canary_truth' AND state = %s AND {DUE} > %s "
-        f"ORDER BY {DUE}",
+        "SELECT run_id, run_after FROM dag_run WHERE dag_id = 'canary_truth' AND state = %s AND run_after > %s "
+        "ORDER BY run_after",
         state,
         after,
     )
@@ -152,11 +153,11 @@ def test_the_canary_tells_the_truth_about_two_queues_and_alarms_when_one_goes_si
                 DAG_ID,
                 run_id,
             )[0]
-            if isinstance(report, memoryview):  # Airflow 2 stores XCom values as JSON bytes
-                report = bytes(report).decode()
             report = json.loads(report) if isinstance(report, str) else report
             bases = {t["task_id"]: t["pickup_basis"] for t in report["timings"]}
-            assert bases == dict.fromkeys(("probes", "queue_qa", "queue_qb"), PICKUP_BASIS)
+            assert bases == dict.fromkeys(
+                ("probes", "queue_qa", "queue_qb"), "REST API v2 queued_when (connection canary_api)"
+            )
             for task_id in ("probes", "queue_qa", "queue_qb"):
                 queue, queued, started, _, state = tis[task_id]
                 assert state == "success"

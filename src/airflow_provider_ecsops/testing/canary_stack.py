@@ -1,7 +1,6 @@
 """A local Airflow stack running the heartbeat canary for its truth test: PostgreSQL metadata DB, Redis broker,
 API server (REST API v2 and execution API), DAG processor, scheduler, and ``airflow celery worker`` processes
-that each consume named queues; CloudWatch is a moto server reached through ``AWS_ENDPOINT_URL``. On Airflow 2
-the stack is the scheduler (which parses the DAGs) and the workers: tasks there need no API.
+that each consume named queues; CloudWatch is a moto server reached through ``AWS_ENDPOINT_URL``.
 
 Built from the race lab's pieces (:mod:`airflow_provider_ecsops.testing.race.stack`: environment, database and
 process-group helpers); what differs is the DAG (a heartbeat on a scaled schedule), per-queue workers and a
@@ -21,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from airflow_provider_ecsops.compat import AIRFLOW_V_3
 from airflow_provider_ecsops.testing.race.stack import (
     PG_ADMIN_DSN,
     PG_URL,
@@ -167,12 +165,6 @@ class CanaryStack:
             f"CREATE DATABASE {self.db} TEMPLATE {template}",
         )
         redis.Redis.from_url(REDIS_URL.format(db=self.redis_db)).flushdb()
-        if not AIRFLOW_V_3:
-            # Airflow 2: the scheduler parses DAGs itself and tasks need no API (``ti.queued_dttm`` is in the
-            # task's context), so the stack is the scheduler and the workers; a webserver would only add load.
-            self.services.append(self._spawn("scheduler", _airflow("scheduler")))
-            self._wait_for_scheduler()
-            return
         for name, args in (
             ("api-server", ("api-server", "--port", str(self.api_port))),
             ("dag-processor", ("dag-processor",)),
@@ -183,33 +175,12 @@ class CanaryStack:
 
     @property
     def scheduler(self) -> subprocess.Popen:
-        return self.services[-1]  # started last on every line
+        return self.services[-1]  # started last
 
     def _check_alive(self) -> None:
         for proc in self.services:
             if proc.poll() is not None:
                 raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}; see {self.logs}")
-
-    def _wait_for_scheduler(self, timeout: float = 420) -> None:
-        import psycopg2
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self._check_alive()
-            with contextlib.suppress(psycopg2.OperationalError):
-                conn = psycopg2.connect(self.db_url.replace("+psycopg2", ""))
-                try:
-                    with conn.cursor() as cur:
-                        cur.execute(
-                            "SELECT count(*) FROM job WHERE job_type = 'SchedulerJob' AND state = 'running' "
-                            "AND latest_heartbeat > now() - interval '15 seconds'"
-                        )
-                        if cur.fetchone()[0]:
-                            return
-                finally:
-                    conn.close()
-            time.sleep(1)
-        raise RuntimeError(f"the scheduler did not heartbeat within {timeout:.0f}s; see {self.logs}")
 
     def _migrated_template(self) -> str:
         """A migrated database of this Airflow version, kept between runs (a migration costs ~50 s, a clone ~1 s).
