@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from http.server import BaseHTTPRequestHandler
 
 
 def quiet() -> None:
@@ -27,3 +28,15 @@ def official_trigger(env, arn: str, interval: float):
         aws_conn_id=None,
         region=env.region,
     )
+
+
+class OkHandler(BaseHTTPRequestHandler):
+    """A loopback HTTP endpoint for HTTP probes: 200 with an empty body, no access log."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass

@@ -24,7 +24,9 @@ import tempfile
 import threading
 import time
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from benchlib import OkHandler
 
 REGION = "us-east-1"
 
@@ -41,16 +43,6 @@ def prepare_airflow_home() -> None:
     }.items():
         os.environ.setdefault(key, value)
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
-
-
-class _Ok(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args) -> None:
-        pass
 
 
 class PutMetricDataCounter:
@@ -132,7 +124,7 @@ def main() -> None:
     logging.disable(logging.CRITICAL)  # dag.test() task logs would drown the table
     from moto import mock_aws
 
-    http = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+    http = ThreadingHTTPServer(("127.0.0.1", 0), OkHandler)
     threading.Thread(target=http.serve_forever, daemon=True).start()
     # Airflow 3's task logs go to stdout through structlog; keep them out of the table.
     with mock_aws(), contextlib.redirect_stdout(io.StringIO()):

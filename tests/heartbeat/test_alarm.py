@@ -60,10 +60,21 @@ def test_cloudformation_snippet():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"period": 60}, r"period=60 must be a multiple of 60 and at least the schedule interval \(300s\)"),
-        ({"period": 330}, r"period=330 must be a multiple of 60"),
-        ({"datapoints_to_alarm": 4}, r"datapoints_to_alarm \(4\) <= evaluation_periods \(3\)"),
-        ({"datapoints_to_alarm": 0}, r"need 1 <= datapoints_to_alarm"),
+        (
+            {"period": 60},
+            r"^heartbeat_alarm: period=60: not a multiple of 60 of at least the schedule interval \(300s\);"
+            r" .*\. Fix: period=300$",
+        ),
+        ({"period": 330}, r"^heartbeat_alarm: period=330: not a multiple of 60 .*\. Fix: period=300$"),
+        (
+            {"datapoints_to_alarm": 4},
+            r"^heartbeat_alarm: datapoints_to_alarm=4: outside 1\.\.evaluation_periods \(3\)\. "
+            r"Fix: datapoints_to_alarm=3$",
+        ),
+        (
+            {"datapoints_to_alarm": 0},
+            r"^heartbeat_alarm: datapoints_to_alarm=0: .*\. Fix: datapoints_to_alarm=1$",
+        ),
     ],
 )
 def test_alarm_errors(kwargs, message):

@@ -134,8 +134,11 @@ def test_a_delay_alarm_watches_one_tasks_series(aws):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"metric": "Heartbeat"}, "delay_alarm: metric='Heartbeat' must be 'PickupDelay' or 'ScheduleDelay'"),
-        ({"period": 30}, "delay_alarm: period=30 must be a multiple of 60"),
+        (
+            {"metric": "Heartbeat"},
+            "delay_alarm: metric='Heartbeat': not a heartbeat delay. Fix: metric='PickupDelay' or 'ScheduleDelay'",
+        ),
+        ({"period": 30}, "delay_alarm: period=30: not a multiple of 60"),
     ],
 )
 def test_delay_alarm_errors_name_the_parameter(kwargs, message):

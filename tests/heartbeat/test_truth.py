@@ -5,6 +5,11 @@ Time-scaled: the schedule is ``ECSOPS_CANARY_SCHEDULE_SECONDS`` (CI form: 30 s) 
 ``heartbeat_alarm()`` for a 1-minute schedule evaluated with its period scaled alike (30 s). Shorter does not fit
 a loaded 2-core machine: the verdict's import of the amazon provider and boto3 alone took 8 s there. The long form runs the
 real cadence: ``ECSOPS_CANARY_SCHEDULE_SECONDS=60 scripts/test.sh 3.3.1 tests/heartbeat/test_truth.py``.
+
+The alarm's states count only when the metadata DB agrees: OK before the stop on periods that all hold
+Heartbeat=1, ALARM with a failed verdict after the stop, OK again with a successful verdict after the return
+(missing data is breaching, so jitter alone can flip the state: seen, ALARM 2.5 s after the stop and OK 1.2 s
+after the return, before any run had seen either).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import pytest
 from airflow_provider_ecsops.heartbeat.alarm import heartbeat_alarm
 from airflow_provider_ecsops.heartbeat.metrics import HeartbeatMetrics
 from airflow_provider_ecsops.testing.alarm_eval import alarm_state
+from airflow_provider_ecsops.testing.canary_stack import sql as _sql
 from tests.capabilities import AIRFLOW_HAS_API_V2
 from tests.heartbeat.helpers import REGION
 
@@ -30,18 +36,6 @@ pytestmark = pytest.mark.skipif(
 
 SCHEDULE = float(os.environ.get("ECSOPS_CANARY_SCHEDULE_SECONDS", "30"))
 SCALE = SCHEDULE / 60
-
-
-def _sql(db: str, query: str, *args) -> list[tuple]:
-    import psycopg2
-
-    conn = psycopg2.connect(f"postgresql://postgres@127.0.0.1:5432/{db}")
-    try:
-        with conn.cursor() as cur:
-            cur.execute(query, args)
-            return cur.fetchall()
-    finally:
-        conn.close()
 
 
 def _wait(what: str, condition, timeout: float, every: float = 1.0):
@@ -72,6 +66,36 @@ def _task_instances(db: str, run_id: str) -> dict[str, tuple]:
         run_id,
     )
     return {row[0]: row[1:] for row in rows}
+
+
+def _verdicts(db: str, state: str, after: datetime) -> list[tuple]:
+    """Verdicts in ``state`` that ended after ``after``: the metadata DB's word on what was published."""
+    return _sql(
+        db,
+        "SELECT run_id, end_date FROM task_instance WHERE dag_id = 'canary_truth' AND task_id = 'verdict' "
+        "AND state = %s AND end_date > %s",
+        state,
+        after,
+    )
+
+
+def _heartbeats(cloudwatch, alarm: dict, at: datetime) -> list[float | None]:
+    """The minimum ``Heartbeat`` in each period the alarm evaluates at ``at`` (newest first; ``None``: no data)."""
+    period = timedelta(seconds=alarm["Period"] * SCALE)
+    values: list[float | None] = []
+    for index in range(alarm["EvaluationPeriods"]):
+        end = at - index * period
+        points = cloudwatch.get_metric_statistics(
+            Namespace=alarm["Namespace"],
+            MetricName="Heartbeat",
+            Dimensions=alarm["Dimensions"],
+            StartTime=end - period,
+            EndTime=end,
+            Period=60,
+            Statistics=["Minimum"],
+        )["Datapoints"]
+        values.append(min(p["Minimum"] for p in points) if points else None)
+    return values
 
 
 def _published(cloudwatch, namespace: str, name: str, dims: dict[str, str], start: datetime, end: datetime):
@@ -144,24 +168,35 @@ def test_the_canary_tells_the_truth_about_two_queues_and_alarms_when_one_goes_si
                 errors.append(abs(schedule - (started - run_after).total_seconds()))
         print(f"healthy: max |published - metadata DB| = {max(errors):.3f}s over {len(errors)} delays")
         assert max(errors) <= 1.0
+        # Steady OK first: every evaluated period holds a Heartbeat=1 (missing data is breaching, so an OK that
+        # rests on a lucky alignment of periods would let a later ALARM come from jitter, not from queue qb).
         _wait(
-            "alarm OK while healthy",
-            lambda: alarm_state(cloudwatch, alarm, datetime.now(UTC), SCALE) == "OK",
-            timeout=4 * SCHEDULE,
+            "alarm OK on data while healthy",
+            lambda: (
+                alarm_state(cloudwatch, alarm, datetime.now(UTC), SCALE) == "OK"
+                and _heartbeats(cloudwatch, alarm, datetime.now(UTC)) == [1.0] * alarm["EvaluationPeriods"]
+            ),
+            timeout=10 * SCHEDULE,
+            every=0.5,
         )
 
-        # Queue qb loses its workers: the alarm fires within two schedule intervals, the verdict names qb.
+        # Queue qb loses its workers: the alarm fires, on a verdict that names qb, not on a gap in the data.
         stack.stop_worker("b")
-        stopped = time.monotonic()
+        stopped, stopped_at = time.monotonic(), datetime.now(UTC)
         _wait(
-            "ALARM after qb stopped",
-            lambda: alarm_state(cloudwatch, alarm, datetime.now(UTC), SCALE) == "ALARM",
-            timeout=4 * SCHEDULE,
+            "ALARM after qb stopped, with a failed verdict after the stop",
+            lambda: (
+                alarm_state(cloudwatch, alarm, datetime.now(UTC), SCALE) == "ALARM"
+                and _verdicts(stack.db, "failed", stopped_at)
+            ),
+            timeout=6 * SCHEDULE,
             every=0.5,
         )
         detection = time.monotonic() - stopped
         print(f"queue qb silent: ALARM {detection:.1f}s after its worker stopped (schedule {SCHEDULE:g}s)")
-        assert detection <= 2 * SCHEDULE
+        # Worst case by design: the next run is due within one interval, its verdict publishes Heartbeat=0 at the
+        # report deadline (within the run's timeout), and DatapointsToAlarm periods must breach.
+        assert detection <= SCHEDULE + alarm["DatapointsToAlarm"] * alarm["Period"] * SCALE + 30
         failed_logs = _wait(
             "a verdict naming queue_qb",
             lambda: [
@@ -173,13 +208,16 @@ def test_the_canary_tells_the_truth_about_two_queues_and_alarms_when_one_goes_si
         )
         assert failed_logs
 
-        # Its workers return: the alarm recovers.
+        # Its workers return: the alarm recovers, on a successful verdict after the return.
         stack.start_worker("b", "qb")
-        returned = time.monotonic()
+        returned, returned_at = time.monotonic(), datetime.now(UTC)
         _wait(
-            "OK after qb returned",
-            lambda: alarm_state(cloudwatch, alarm, datetime.now(UTC), SCALE) == "OK",
-            timeout=6 * SCHEDULE + 60,
+            "OK after qb returned, with a successful verdict after the return",
+            lambda: (
+                alarm_state(cloudwatch, alarm, datetime.now(UTC), SCALE) == "OK"
+                and _verdicts(stack.db, "success", returned_at)
+            ),
+            timeout=8 * SCHEDULE + 60,
             every=0.5,
         )
         print(

@@ -92,7 +92,9 @@ def delay_alarm(
     The other parameters are :func:`heartbeat_alarm`'s.
     """
     if metric not in ("PickupDelay", "ScheduleDelay"):
-        raise ValueError(f"delay_alarm: metric={metric!r} must be 'PickupDelay' or 'ScheduleDelay'.")
+        raise ValueError(
+            f"delay_alarm: metric={metric!r}: not a heartbeat delay. Fix: metric='PickupDelay' or 'ScheduleDelay'"
+        )
     metrics = metrics or HeartbeatMetrics()
     return _alarm(
         metrics,
@@ -136,13 +138,13 @@ def _alarm(
     period = minimum if period is None else period
     if period < interval or period % 60:
         raise ValueError(
-            f"{caller}: period={period} must be a multiple of 60 and at least the schedule interval "
-            f"({interval:g}s), or healthy periods with no run would breach; e.g. period={minimum}."
+            f"{caller}: period={period}: not a multiple of 60 of at least the schedule interval ({interval:g}s); "
+            f"healthy periods with no run would breach. Fix: period={minimum}"
         )
     if not 1 <= datapoints_to_alarm <= evaluation_periods:
         raise ValueError(
-            f"{caller}: need 1 <= datapoints_to_alarm ({datapoints_to_alarm}) <= "
-            f"evaluation_periods ({evaluation_periods})."
+            f"{caller}: datapoints_to_alarm={datapoints_to_alarm}: outside 1..evaluation_periods "
+            f"({evaluation_periods}). Fix: datapoints_to_alarm={min(max(datapoints_to_alarm, 1), evaluation_periods)}"
         )
     return {
         "AlarmName": fields.pop("AlarmName"),

@@ -1,4 +1,4 @@
-"""A local Airflow 3 stack running the heartbeat canary for its truth test: PostgreSQL metadata DB, Redis broker,
+"""A local Airflow stack running the heartbeat canary for its truth test: PostgreSQL metadata DB, Redis broker,
 API server (REST API v2 and execution API), DAG processor, scheduler, and ``airflow celery worker`` processes
 that each consume named queues; CloudWatch is a moto server reached through ``AWS_ENDPOINT_URL``.
 
@@ -56,6 +56,19 @@ dag = heartbeat_dag(
 '''
 
 
+def sql(db: str, query: str, *args: object) -> list[tuple]:
+    """Rows of ``query`` on database ``db`` of the local PostgreSQL (the referee's reads)."""
+    import psycopg2
+
+    conn = psycopg2.connect(PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{db}")
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query, args)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
 @dataclass
 class CanaryStack:
     """The canary's stack; use as a context manager.
@@ -69,6 +82,7 @@ class CanaryStack:
     :param api_port: API server port (default: a free one).
     :param db: metadata database name (default: one of this process's own, dropped at close), so two lines
         running the stack at once never meet.
+    :param extra_env: more environment of every Airflow process (e.g. ``AIRFLOW_CONN_*`` of a scenario's DAG).
     """
 
     out_dir: Path
@@ -78,6 +92,7 @@ class CanaryStack:
     queues: tuple[str, ...] = ("qa", "qb")
     api_port: int = field(default_factory=free_port)
     db: str = field(default_factory=lambda: f"ecsops_canary_truth_{os.getpid()}")
+    extra_env: dict[str, str] = field(default_factory=dict)
     services: list[subprocess.Popen] = field(default_factory=list)
     workers: dict[str, subprocess.Popen] = field(default_factory=dict)
 
@@ -123,6 +138,7 @@ class CanaryStack:
             "ECSOPS_CANARY_SCHEDULE_SECONDS": repr(self.schedule_seconds),
             "ECSOPS_CANARY_QUEUES": ",".join(self.queues),
             "ECSOPS_CANARY_START_DATE": self.start_date.isoformat(),
+            **self.extra_env,
         }
 
     def __enter__(self) -> CanaryStack:
@@ -156,6 +172,15 @@ class CanaryStack:
         ):
             self.services.append(self._spawn(name, _airflow(*args)))
         self._wait_for_api()
+
+    @property
+    def scheduler(self) -> subprocess.Popen:
+        return self.services[-1]  # started last
+
+    def _check_alive(self) -> None:
+        for proc in self.services:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}; see {self.logs}")
 
     def _migrated_template(self) -> str:
         """A migrated database of this Airflow version, kept between runs (a migration costs ~50 s, a clone ~1 s).
@@ -195,14 +220,12 @@ class CanaryStack:
                 command, env=self.env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
 
-    def _wait_for_api(self, timeout: float = 180) -> None:
+    def _wait_for_api(self, timeout: float = 420) -> None:
         import urllib.request
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for proc in self.services:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}; see {self.logs}")
+            self._check_alive()
             try:
                 with urllib.request.urlopen(f"{self.api_url}/api/v2/monitor/health", timeout=2):
                     return
@@ -211,20 +234,20 @@ class CanaryStack:
         raise RuntimeError(f"the API server did not answer within {timeout:.0f}s; see {self.logs}")
 
     def start_worker(self, name: str, queues: str, concurrency: int = 3) -> None:
-        """Start ``airflow celery worker --queues <queues>`` as ``name``.
+        """Start ``airflow celery worker --queues <queues>``; ``name`` names its log and its handle.
+
+        No ``-H``: with it, the celery provider of MWAA 3.2.1 (3.18.0) asks the broker whether that node name
+        is taken (``control.inspect()``) on the worker's own app before the pool forks; on Redis every pool
+        child then blocks in kombu's after-fork cleanup reading that inspect's pending BRPOP, so the worker
+        receives tasks and never runs one (seen here: all six pool processes in ``Channel._brpop_read``; fixed
+        by the provider in apache/airflow#59707). Every worker here is ``celery@<host>``; the canary reads no
+        node names.
 
         :param queues: comma-separated queues it consumes.
+        :param concurrency: its pool processes (``--concurrency``).
         """
         command = _airflow(
-            "celery",
-            "worker",
-            "--queues",
-            queues,
-            "--concurrency",
-            str(concurrency),
-            "--skip-serve-logs",
-            "-H",
-            f"canary-{name}@%h",
+            "celery", "worker", "--queues", queues, "--concurrency", str(concurrency), "--skip-serve-logs"
         )
         self.workers[name] = self._spawn(f"worker-{name}", command)
 
@@ -237,10 +260,25 @@ class CanaryStack:
         kill_group(proc, signal.SIGKILL)
         proc.wait()
 
+    def add_dag(self, name: str, source: str) -> None:
+        """Write DAG file ``<name>.py`` (the DAG processor parses it within its refresh interval)."""
+        (self.home / "dags" / f"{name}.py").write_text(source)
+
+    def remove_dag(self, name: str) -> None:
+        (self.home / "dags" / f"{name}.py").unlink()
+
+    def pause_scheduler(self) -> None:
+        """Freeze the scheduler's process group (SIGSTOP): a scheduler that has stopped looping."""
+        kill_group(self.scheduler, signal.SIGSTOP)
+
+    def resume_scheduler(self) -> None:
+        kill_group(self.scheduler, signal.SIGCONT)
+
     def close(self) -> None:
         """Kill every process group still alive (workers first)."""
         procs = list(self.workers.values()) + self.services
         for proc in procs:
+            kill_group(proc, signal.SIGCONT)  # a paused scheduler must see its SIGTERM
             kill_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + 10
         for proc in procs:
