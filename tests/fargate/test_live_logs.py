@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 import time
 
 import pytest
@@ -82,12 +83,21 @@ def test_a_deferred_task_logs_its_container_lines_while_it_waits_and_the_worker_
     make_operator, context, aws, copied
 ):
     lines = [f"row {i}" for i in range(20)]
-    aws.fargate.script(TaskScript(running=3.0, log_lines=lines))
+    aws.fargate.script(TaskScript(running=120.0, log_lines=lines))  # one line every 6 s until finished
     op = make_operator(deferrable=True, poll_interval=0.1)
+
+    def finish_after_a_live_line():
+        wait_for(lambda: any(who == "trigger" for _, who, _ in copied), timeout=100)
+        aws.fargate.finish(op._task_arn)  # the workload ends only once a line reached the log while it ran
+
+    finisher = threading.Thread(target=finish_after_a_live_line, daemon=True)
+    finisher.start()
     event = defer(op, context)
+    finisher.join()
     assert event["status"] == "stopped"
     before = [line for at, who, line in copied if who == "trigger" and at < exited_at(aws, op._task_arn)]
     assert before, "no line reached the log before the container stopped: the logs were not live"
+    assert len(before) < len(lines)  # the rest came after the exit, in the trigger's drain
     reads = len(aws.fargate.requests_of("GetLogEvents"))
     result = op.execute_complete(context, event)
     assert result["verdict"] == "success" and result["log_warning"] is None

@@ -78,7 +78,8 @@ class LogReader:
         self.location = location
         self.token = token
         self.error: str | None = None  # set by a permanent read error; reading stops
-        self.transient: str | None = None  # the last transient error (throttling, 5xx), cleared by a good read
+        # The last transient error (throttling, 5xx), cleared by a good read.
+        self.transient: str | None = None
 
     def read_new(self, limit: int = 100_000) -> list[str]:
         """New lines since the last call (all lines on the first call), up to ``limit``.
@@ -182,7 +183,8 @@ class LogTail:
         now = time.time()
         if self.reader.error:
             return None
-        if not brought and now >= settled and not (self.reader.transient and now < settled + self.delivery_lag):
+        retrying = self.reader.transient is not None and now < settled + self.delivery_lag
+        if not brought and now >= settled and not retrying:
             return None
         return min(self.pause, max(0.0, settled - now)) or self.pause
 

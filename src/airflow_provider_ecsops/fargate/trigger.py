@@ -144,7 +144,9 @@ class FargateTaskTrigger(BaseTrigger):
         def client():
             from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
 
-            return AwsLogsHook(aws_conn_id=self.aws_conn_id, region_name=location.region or self.region_name).conn
+            return AwsLogsHook(
+                aws_conn_id=self.aws_conn_id, region_name=location.region or self.region_name
+            ).conn
 
         try:
             logs = await sync_to_async(client, thread_sensitive=False)()

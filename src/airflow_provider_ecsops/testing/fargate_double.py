@@ -58,6 +58,7 @@ Behaviour:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import threading
 import time
@@ -189,6 +190,15 @@ class FargateDouble:
             else:
                 queue.append((code, status, "Rate exceeded" if "Throttl" in code else f"simulated {code}"))
 
+    def finish(self, task_arn: str) -> None:
+        """End a running task's workload now: its essential container exits as if its script's ``running`` had
+        been this long (a test's control of when the work is done; its lines are all written by then)."""
+        with self._lock:
+            task = self._tasks[task_arn]
+            started = self._phase(task)[1].get("started")
+            if started is not None:
+                task.script = dataclasses.replace(task.script, running=self.clock() - started)
+
     def heal(self, operation: str) -> None:
         """Drop the faults still queued for ``operation``."""
         self._faults.pop(operation, None)
@@ -237,10 +247,11 @@ class FargateDouble:
             for task in self._tasks.values():
                 self._write_logs(task, self._phase(task)[1])
 
-    def status(self, task_arn: str) -> dict[str, Any]:
-        """The task as DescribeTasks would show it now (without counting a call)."""
+    def status(self, task_arn: str, tags: bool = False) -> dict[str, Any]:
+        """The task as DescribeTasks would show it now (without counting a call); ``tags`` as with
+        ``include=["TAGS"]``."""
         with self._lock:
-            return self._describe(self._tasks[task_arn])
+            return self._describe(self._tasks[task_arn], include_tags=tags)
 
     @contextlib.contextmanager
     def emitting_events(self, every: float = 0.1) -> Iterator[None]:
@@ -686,7 +697,8 @@ def _before_call(model, params, request_signer, **kwargs):
         return None
     api_params = json.loads(params["body"] or b"{}") if params.get("body") else {}
     if model.service_model.service_name == "logs":
-        return _ACTIVE[-1].handle_logs(model.name, api_params)  # lines whose delivery lag has passed arrive first
+        # Lines whose delivery lag has passed arrive first.
+        return _ACTIVE[-1].handle_logs(model.name, api_params)
     return _ACTIVE[-1].handle(model.name, api_params, model, request_signer.region_name)
 
 
