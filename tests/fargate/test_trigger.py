@@ -96,7 +96,13 @@ def test_deadline_stops_the_container_and_reports_timeout(aws):
     aws.fargate.default_script = TaskScript(running=None)
     (arn,) = aws.run_tasks(1)
     event = asyncio.run(first_event(trigger_for(aws, arn, deadline=time.time() + 0.3)))
-    assert event == {"status": "timeout", "task_arn": arn, "stopped": True, "resume": {"container": "etl"}}
+    assert event == {
+        "status": "timeout",
+        "task_arn": arn,
+        "stopped": True,
+        "resume": {"container": "etl"},
+        "logs": None,
+    }
     (stop,) = aws.fargate.requests_of("StopTask")
     assert stop["reason"] == "Airflow etl.offload run manual__1: execution_timeout reached"
     assert aws.fargate.status(arn)["desiredStatus"] == "STOPPED"  # stopping, then STOPPED, as ECS does

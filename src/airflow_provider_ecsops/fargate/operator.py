@@ -367,7 +367,7 @@ class FargateOffloadOperator(BaseOperator):
             deadline=None if remaining is None else time.time() + remaining,
             stop_on_kill=self.stop_on_kill,
             stop_reason=key.describe(),
-            resume=state,
+            resume={**state, "log_lines": self._run_settings.log_lines_on_failure},
         )
         self.defer(trigger=trigger, method_name="execute_complete")
 
@@ -421,12 +421,14 @@ class FargateOffloadOperator(BaseOperator):
         self._resolve_settings()
         self._task_arn = event["task_arn"]
         state = event["resume"]
+        # The trigger copied the lines into the task log as they came; continue where it stopped.
+        handed = event.get("logs")
         if event["status"] == "stopped":
-            logs = self._read_logs(state, event["task"])
+            logs = self._read_logs(state, event["task"], handed)
             return self._complete(context, event["task"], state, logs, reused=False)
         if event["status"] != "timeout":
             self._give_up(context, event["message"])
-        logs = self._read_logs(state, None)
+        logs = self._read_logs(state, None, handed)
         tail = "\n".join(f"    {line}" for line in (logs.lines if logs else [])) or "    (no log lines)"
         stopped = "was stopped" if event.get("stopped") else "could NOT be stopped (see the triggerer log)"
         raise AirflowTaskTimeout(
@@ -501,8 +503,11 @@ class FargateOffloadOperator(BaseOperator):
             )
         return None if location is None else location.as_dict()
 
-    def _log_tail(self, state) -> LogTail | None:
-        """A follower of the container's log stream that copies its lines into the task log."""
+    def _log_tail(self, state, handed: dict[str, Any] | None = None) -> LogTail | None:
+        """A follower of the container's log stream that copies its lines into the task log.
+
+        :param handed: the trigger's :meth:`LogTail.handoff`, to continue at its forward token.
+        """
         from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
 
         from airflow_provider_ecsops.fargate.logs import LogLocation, LogReader, LogTail
@@ -512,15 +517,20 @@ class FargateOffloadOperator(BaseOperator):
         location = LogLocation(**state["log"])
         hook = AwsLogsHook(aws_conn_id=self.aws_conn_id, region_name=location.region or self.region_name)
         pause = min(1.0, self._run_settings.poll_interval)
-        return LogTail(
-            LogReader(hook.conn, location), self.log, self._run_settings.log_lines_on_failure, pause
-        )
+        reader = LogReader(hook.conn, location, token=(handed or {}).get("token"))
+        return LogTail(reader, self.log, self._run_settings.log_lines_on_failure, pause, handed=handed)
 
-    def _read_logs(self, state, task: dict[str, Any] | None) -> LogTail | None:
+    def _read_logs(
+        self, state, task: dict[str, Any] | None, handed: dict[str, Any] | None = None
+    ) -> LogTail | None:
         """Copy the container's lines into the task log: all of them, late ones included, for a stopped
-        ``task``; what is there now otherwise."""
-        logs = self._log_tail(state)
-        if logs and task:
+        ``task``; what is there now otherwise. After a trigger's ``handed`` tail (it followed and drained in
+        the triggerer), one read from its forward token."""
+        logs = self._log_tail(state, handed)
+        if logs and handed is not None:
+            logs.read()
+            self.log.info("%d container log lines were copied into this task's log", logs.read_count)
+        elif logs and task:
             logs.drain(task)
         elif logs:
             logs.read()

@@ -8,6 +8,12 @@ transient AWS error, stops the container at its deadline (the task's execution_t
 task instance is killed (Airflow 3.3+ calls :meth:`on_kill`; older Airflow cancels the trigger, and the trigger
 then stops the container only if the task instance has left the deferred state, so a triggerer restart does
 not stop healthy work). Every outcome is an event; the trigger never raises.
+
+While it waits, the trigger copies the container's new log lines into its log (the task instance's log on the
+triggerer) every ``poll_interval``, in turn with the other triggers (:class:`~airflow_provider_ecsops.fargate.logs.
+ReadBudget`); once the task stopped it drains them past CloudWatch's delivery lag and hands the tail (forward
+token, last lines, warning) to the worker in its event, so the worker continues there with one read. A log error
+is a warning, never an event of its own: logs never decide the verdict.
 """
 
 from __future__ import annotations
@@ -16,11 +22,14 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_ecsops.compat import AIRFLOW_V_3
+
+if TYPE_CHECKING:
+    from airflow_provider_ecsops.fargate.logs import LogTail
 
 _USER_ACTION = "__airflow_user_action__"  # Airflow 3.3+ cancels with this before calling on_kill()
 
@@ -36,7 +45,9 @@ class FargateTaskTrigger(BaseTrigger):
     :param deadline: epoch seconds after which the container is stopped and a timeout event sent.
     :param stop_on_kill: stop the container when the task instance is killed.
     :param stop_reason: who is waiting, put into StopTask's reason (names the task instance).
-    :param resume: plain JSON the operator needs to complete; echoed in every event.
+    :param resume: plain JSON the operator needs to complete; echoed in every event. Its ``log`` (a
+        :class:`~airflow_provider_ecsops.fargate.logs.LogLocation` as a dict) and ``log_lines`` (how many last
+        lines to keep) turn on live logs.
     :param events_queue_url: SQS queue of ECS task state change events; None reads the triggerer's
         ``[ecsops] fargate_events_queue_url``, ``""`` polls.
     """
@@ -88,6 +99,9 @@ class FargateTaskTrigger(BaseTrigger):
 
         poller = TaskPoller.get(PollerKey(self.cluster, self.region_name, self.aws_conn_id))
         timeout = None if self.deadline is None else max(0.0, self.deadline - time.time())
+        tail = await self._log_tail()
+        stop_following = asyncio.Event()
+        follower = asyncio.ensure_future(self._follow(tail, stop_following)) if tail else None
         try:
             with self._events() as safety_interval:
                 result = await asyncio.wait_for(
@@ -97,27 +111,87 @@ class FargateTaskTrigger(BaseTrigger):
                     timeout=timeout,
                 )
         except TimeoutError:
+            await self._stop_following(follower, stop_following)
             stopped = await self._stop("execution_timeout reached")
-            yield self._event("timeout", stopped=stopped)
+            yield self._event("timeout", stopped=stopped, logs=tail.handoff() if tail else None)
             return
         except asyncio.CancelledError as exc:
+            if follower is not None:
+                follower.cancel()
             user_action = bool(exc.args) and exc.args[0] == _USER_ACTION
             if not user_action and self.stop_on_kill and await self._left_deferred_state():
                 await self._stop("task instance was killed")
             raise
+        await self._stop_following(follower, stop_following)
         if "error" in result:
             yield self._event("error", message=result["error"])
             return
-        if self.resume.get("log"):
-            await self._let_logs_arrive(result["task"])
-        yield self._event("stopped", task=result["task"])
+        if tail is not None:
+            await self._drain(tail, result["task"])
+        yield self._event("stopped", task=result["task"], logs=tail.handoff() if tail else None)
+
+    async def _log_tail(self) -> LogTail | None:
+        """A follower of the container's log stream that copies its lines into this trigger's log (the task
+        instance's log on the triggerer); None without awslogs, or if no logs client can be made."""
+        from asgiref.sync import sync_to_async
+
+        from airflow_provider_ecsops.fargate.logs import LogLocation, LogReader, LogTail
+
+        if not self.resume.get("log"):
+            return None
+        location = LogLocation(**self.resume["log"])
+
+        def client():
+            from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
+
+            return AwsLogsHook(
+                aws_conn_id=self.aws_conn_id, region_name=location.region or self.region_name
+            ).conn
+
+        try:
+            logs = await sync_to_async(client, thread_sensitive=False)()
+        except Exception as exc:  # logs never decide the verdict; the worker reads them at completion instead
+            self.log.warning("Logs: no CloudWatch Logs client (%s); the lines follow at completion", exc)
+            return None
+        keep = int(self.resume.get("log_lines", 20))
+        return LogTail(LogReader(logs, location), self.log, keep, pause=min(1.0, self.poll_interval))
+
+    async def _follow(self, tail: LogTail, stop: asyncio.Event) -> None:
+        """Copy new lines every poll interval while the container runs, in turn with the other triggers."""
+        from asgiref.sync import sync_to_async
+
+        from airflow_provider_ecsops.fargate.logs import ReadBudget
+
+        budget = ReadBudget.of_this_loop()
+        read = sync_to_async(tail.read, thread_sensitive=False)
+        while not tail.reader.error:
+            if await _stopped_within(stop, self.poll_interval) or await _stopped_within(stop, budget.take()):
+                return
+            await read()
 
     @staticmethod
-    async def _let_logs_arrive(task: dict[str, Any]) -> None:
-        """Wait out CloudWatch's delivery lag here, so that the worker's drain at completion is one read."""
-        from airflow_provider_ecsops.fargate.logs import settled_at
+    async def _stop_following(follower: asyncio.Future | None, stop: asyncio.Event) -> None:
+        """End live following after its read in flight, so that the tail is not read twice at once."""
+        stop.set()
+        if follower is not None:
+            await follower
 
-        await asyncio.sleep(max(0.0, settled_at(task) - time.time()))
+    @staticmethod
+    async def _drain(tail: LogTail, task: dict[str, Any]) -> None:
+        """Wait out CloudWatch's delivery lag past the container's exit, reading what arrives meanwhile."""
+        from asgiref.sync import sync_to_async
+
+        from airflow_provider_ecsops.fargate.logs import ReadBudget, settled_at
+
+        budget = ReadBudget.of_this_loop()
+        step = sync_to_async(tail.drain_step, thread_sensitive=False)
+        settled = settled_at(task)
+        while True:
+            await asyncio.sleep(budget.take())
+            wait = await step(settled)
+            if wait is None:
+                return
+            await asyncio.sleep(wait)
 
     @contextlib.contextmanager
     def _events(self) -> Iterator[float]:
@@ -172,6 +246,13 @@ class FargateTaskTrigger(BaseTrigger):
             self.log.exception("Could not read the task instance state; leaving the container running")
             return False
         return state != TaskInstanceState.DEFERRED
+
+
+async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait up to ``seconds`` for ``stop``; returns whether it came."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    return stop.is_set()
 
 
 def _task_state(ti) -> str | None:

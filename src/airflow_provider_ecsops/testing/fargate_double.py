@@ -49,13 +49,16 @@ Behaviour:
   in ``resources`` (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html). They are
   sent within ``every`` seconds of the change (EventBridge's delivery is asynchronous); moto routes them through
   the rules to their targets (an SQS queue).
-- :attr:`FargateDouble.calls` counts calls per operation, ``requests`` keeps each call's parameters, and
-  ``described_arns`` counts task ARNs described.
+- :attr:`FargateDouble.calls` counts calls per operation (CloudWatch Logs ones included), ``requests`` keeps
+  each call's parameters, ``described_arns`` counts task ARNs described, and ``reads_in_flight`` counts the
+  GetLogEvents calls made after a container exited while some of its lines had not reached CloudWatch yet
+  (the calls a drain needs: a test of late lines asserts there was one).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import threading
 import time
@@ -151,6 +154,7 @@ class FargateDouble:
         self.log_lag = 0.0
         self._writing_logs = False
         self.missing_answers = 0
+        self.reads_in_flight = 0  # GetLogEvents calls made while an exited container's lines were in flight
         self.default_script = TaskScript()
         self.calls: Counter[str] = Counter()
         self.described_arns = 0
@@ -186,6 +190,19 @@ class FargateDouble:
             else:
                 queue.append((code, status, "Rate exceeded" if "Throttl" in code else f"simulated {code}"))
 
+    def finish(self, task_arn: str) -> None:
+        """End a running task's workload now: its essential container exits as if its script's ``running`` had
+        been this long (a test's control of when the work is done; its lines are all written by then)."""
+        with self._lock:
+            task = self._tasks[task_arn]
+            started = self._phase(task)[1].get("started")
+            if started is not None:
+                task.script = dataclasses.replace(task.script, running=self.clock() - started)
+
+    def heal(self, operation: str) -> None:
+        """Drop the faults still queued for ``operation``."""
+        self._faults.pop(operation, None)
+
     def run_failure(self, reason: str = CAPACITY_UNAVAILABLE, times: int = 1) -> None:
         """Make the next ``times`` RunTask calls start nothing and answer with a ``failures`` entry."""
         self._run_failures.extend([reason] * times)
@@ -207,10 +224,19 @@ class FargateDouble:
         code, status, message = fault
         return _response(status, {"Error": {"Code": code, "Message": message}})
 
-    def handle_logs(self, operation: str):
+    def handle_logs(self, operation: str, params: dict):
         """A CloudWatch Logs call: deliver the lines due, then an injected fault or None (moto answers)."""
         with self._lock:
+            if self._writing_logs:  # our own PutLogEvents call
+                return None
             self.deliver_logs()
+            self.calls[operation] += 1
+            self.requests.append((operation, params))
+            if operation == "GetLogEvents" and any(
+                "stopping" in self._phase(t)[1] and t.logs_written < len(t.script.log_lines)
+                for t in self._tasks.values()
+            ):
+                self.reads_in_flight += 1
             return self._fault(operation)
 
     def deliver_logs(self) -> None:
@@ -221,10 +247,11 @@ class FargateDouble:
             for task in self._tasks.values():
                 self._write_logs(task, self._phase(task)[1])
 
-    def status(self, task_arn: str) -> dict[str, Any]:
-        """The task as DescribeTasks would show it now (without counting a call)."""
+    def status(self, task_arn: str, tags: bool = False) -> dict[str, Any]:
+        """The task as DescribeTasks would show it now (without counting a call); ``tags`` as with
+        ``include=["TAGS"]``."""
         with self._lock:
-            return self._describe(self._tasks[task_arn])
+            return self._describe(self._tasks[task_arn], include_tags=tags)
 
     @contextlib.contextmanager
     def emitting_events(self, every: float = 0.1) -> Iterator[None]:
@@ -666,11 +693,12 @@ _ACTIVE: list[FargateDouble] = []
 def _before_call(model, params, request_signer, **kwargs):
     if not _ACTIVE:
         return None
-    if model.service_model.service_name == "logs":
-        return _ACTIVE[-1].handle_logs(model.name)  # lines whose delivery lag has passed arrive first
-    if model.service_model.service_name != "ecs":
+    if model.service_model.service_name not in ("ecs", "logs"):
         return None
     api_params = json.loads(params["body"] or b"{}") if params.get("body") else {}
+    if model.service_model.service_name == "logs":
+        # Lines whose delivery lag has passed arrive first.
+        return _ACTIVE[-1].handle_logs(model.name, api_params)
     return _ACTIVE[-1].handle(model.name, api_params, model, request_signer.region_name)
 
 
