@@ -1,22 +1,24 @@
-"""Worker seconds held per offloaded 10-minute container: ours (deferrable, sync) vs EcsRunTaskOperator.
+"""Worker seconds held per offloaded container, measured at long containers: ours (deferrable) vs EcsRunTaskOperator.
 
-"Held" is the time an Airflow worker slot is busy: ``execute`` plus, for deferrable runs, ``execute_complete``;
-the wait in the triggerer is not held. Each variant runs against local AWS (a moto server, which the official
-trigger's aiobotocore log calls need, + the Fargate double) with containers of two lengths; a straight-line fit
-``held = fixed + slope * container_seconds`` is projected to a 600-second container. Every variant reads its
-container's awslogs stream. The official operator runs with a 1 s ``waiter_delay`` like our ``poll_interval``,
-once as usually configured (awslogs group and prefix: it then sleeps 10 s or more on the worker to discover the
-container name) and once at its best (``container_name`` given, no such sleep).
+"Held" is the time an Airflow worker slot is busy: ``execute`` plus ``execute_complete``; the wait in the
+triggerer is not held. Each run is one container of ``--lengths`` seconds (60 and 300 by default) writing
+``--rate`` log lines a second to its awslogs stream, against local AWS (a moto server, which the official
+trigger's aiobotocore calls need, + the Fargate double). Measured, not projected: held seconds must not grow
+with the container's length or its log volume. Ours runs deferrable with ``poll_interval=1``; the official
+operator at its best, deferrable with ``container_name`` given (without it, it sleeps 10 s or more on the
+worker to discover the container name) and a 1 s ``waiter_delay``. The variants alternate, length by length,
+so that the machine's load falls on both alike. Every AWS client retries (standard mode, 10 attempts) and reads
+with a 300 s timeout: a loaded machine slows the moto server down, it must not fail a run.
 
-Each point is the median of ``--repeat`` runs, after one warm-up run per variant.
-
-    python bench/fargate_worker_seconds.py [--lengths 2 5] [--repeat 3]
+    python bench/fargate_worker_seconds.py [--lengths 60 300] [--rate 10] [--repeat 1]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -29,7 +31,24 @@ from airflow_provider_ecsops.compat import DAG, TaskDeferred
 from airflow_provider_ecsops.testing.fargate_double import TaskScript
 from airflow_provider_ecsops.testing.local_aws import LOG_GROUP, local_aws
 
-PROJECTED = 600.0
+CONN = "aws_bench"
+# Both operators build their clients from this connection; the double's own clients read the AWS_* variables.
+CONN_ENV = {
+    f"AIRFLOW_CONN_{CONN.upper()}": json.dumps(
+        {
+            "conn_type": "aws",
+            "extra": {
+                "config_kwargs": {
+                    "read_timeout": 300,
+                    "connect_timeout": 60,
+                    "retries": {"mode": "standard", "max_attempts": 10},
+                }
+            },
+        }
+    ),
+    "AWS_RETRY_MODE": "standard",
+    "AWS_MAX_ATTEMPTS": "10",
+}
 
 
 @dataclass
@@ -60,6 +79,7 @@ def ours(env, deferrable: bool):
         poll_interval=1,
         deferrable=deferrable,
         region_name=env.region,
+        aws_conn_id=CONN,
     )
 
 
@@ -80,14 +100,17 @@ def official(env, deferrable: bool, container_name: str | None = "etl"):
         waiter_delay=1,
         deferrable=deferrable,
         region=env.region,
-        aws_conn_id=None,
+        aws_conn_id=CONN,
     )
 
 
-def held_seconds(make, deferrable: bool, container_seconds: float) -> float:
-    """Worker-slot seconds of one run of a ``container_seconds`` container."""
+def held_seconds(make, deferrable: bool, container_seconds: float, rate: float) -> float:
+    """Worker-slot seconds of one run of a ``container_seconds`` container writing ``rate`` lines a second."""
     with local_aws(server=True) as env:
-        env.fargate.script(TaskScript(provisioning=0.5, pending=0.5, running=container_seconds))
+        lines = [f"line {i}: progress" for i in range(int(container_seconds * rate))]
+        env.fargate.script(
+            TaskScript(provisioning=0.5, pending=0.5, running=container_seconds, log_lines=lines)
+        )
         with DAG("bench", schedule=None, start_date=datetime(2024, 1, 1, tzinfo=UTC)):
             op = make(env, deferrable)
         ti = TaskInstanceStub()
@@ -114,40 +137,42 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--lengths", type=float, nargs=2, default=[2.0, 5.0], help="two container lengths, s")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--lengths", type=float, nargs="+", default=[60.0, 300.0], help="container lengths, s"
+    )
+    parser.add_argument("--rate", type=float, default=10.0, help="log lines per second")
+    parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
     quiet()
-    short, long_ = args.lengths
-
-    def official_usual(env, deferrable):
-        return official(env, deferrable, container_name=None)
-
-    variants = [
-        ("ours, deferrable", ours, True),
-        ("ours, sync", ours, False),
-        ("official, deferrable", official_usual, True),
-        ("official, deferrable*", official, True),
-        ("official, sync*", official, False),
-    ]
-    results = {}
-    rows = []
-    for name, make, deferrable in variants:
-        held_seconds(make, deferrable, short)  # warm-up: first imports and client creation
-        a, b = (
-            statistics.median(held_seconds(make, deferrable, length) for _ in range(args.repeat))
-            for length in (short, long_)
+    os.environ.update(CONN_ENV)
+    variants = [("ours, deferrable", ours), ("official, deferrable*", official)]
+    for _, make in variants:
+        held_seconds(make, True, 1.0, args.rate)  # warm-up: first imports and client creation
+    held: dict[str, list[float]] = {name: [] for name, _ in variants}
+    for length in args.lengths:
+        runs: dict[str, list[float]] = {name: [] for name, _ in variants}
+        for _ in range(args.repeat):
+            for name, make in variants:
+                runs[name].append(held_seconds(make, True, length, args.rate))
+        for name in runs:
+            held[name].append(statistics.median(runs[name]))
+    heads = " ".join(f"{f'@{length:g}s':>9}" for length in args.lengths)
+    print(f"Worker seconds held per container, {args.rate:g} log lines/s, median of {args.repeat} (measured)")
+    print(f"{'variant':<22} {heads} {'per 100 s':>10}")
+    span = args.lengths[-1] - args.lengths[0]
+    for name, values in held.items():
+        growth = (values[-1] - values[0]) / span * 100 if span else 0.0
+        print(f"{name:<22} {' '.join(f'{v:>9.2f}' for v in values)} {growth:>+10.3f}")
+    print(
+        "* with container_name given (its best case); 'per 100 s': growth of held seconds per 100 s of container"
+    )
+    ratios = ", ".join(
+        f"@{length:g}s {b / a:.2f}x"
+        for length, a, b in zip(
+            args.lengths, held["ours, deferrable"], held["official, deferrable*"], strict=True
         )
-        slope = max(0.0, (b - a) / (long_ - short))
-        results[name] = projected = a + slope * (PROJECTED - short)
-        rows.append(f"{name:<22} {a:>8.2f} {b:>8.2f} {projected:>9.1f}")
-    print(f"Worker seconds held per container (measured at {short:g}s and {long_:g}s, projected to 600s)")
-    print(f"{'variant':<22} {f'@{short:g}s':>8} {f'@{long_:g}s':>8} {'@600s':>9}")
-    print("\n".join(rows))  # after the runs, so Airflow 3's log lines on stdout do not split the table
-    print("* with container_name given (its best case); without it, its usual configuration")
-    base = results["ours, deferrable"]
-    for name in ("official, deferrable", "official, deferrable*", "official, sync*"):
-        print(f"{name} holds {results[name] / base:.1f}x the worker seconds of ours, deferrable")
+    )
+    print(f"official, deferrable* / ours, deferrable: {ratios}")
 
 
 if __name__ == "__main__":

@@ -70,3 +70,44 @@ def test_staggered_arrivals_join_the_next_scheduled_poll(aws):
     assert len(requests) <= 2 * (elapsed / 1.0 + 2), len(
         requests
     )  # ceil(200 / 100) per interval, not per arrival
+
+
+def test_a_trigger_arriving_while_a_poll_is_in_flight_waits_for_the_next_scheduled_poll(aws, monkeypatch):
+    import threading
+
+    from airflow_provider_ecsops.fargate.hook import FargateHook
+
+    aws.fargate.default_script = TaskScript(running=None)
+    first, late = aws.run_tasks(2)
+    in_flight = threading.Event()
+    describe = FargateHook.describe_tasks
+
+    def slow_describe(self, cluster, arns):
+        in_flight.set()
+        time.sleep(0.6)  # the poll is in flight for a good part of the 1 s interval
+        return describe(self, cluster, arns)
+
+    monkeypatch.setattr(FargateHook, "describe_tasks", slow_describe)
+
+    async def scenario() -> None:
+        waits = [asyncio.ensure_future(first_event(trigger_for(aws, first, poll_interval=1.0)))]
+        deadline = time.monotonic() + 120  # the first call waits for the client: long on a loaded machine
+        while not in_flight.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert in_flight.is_set(), "the first poll never started"
+        await asyncio.sleep(0.1)
+        assert aws.fargate.calls["DescribeTasks"] == 0  # still in flight when the second trigger arrives
+        waits.append(asyncio.ensure_future(first_event(trigger_for(aws, late, poll_interval=1.0))))
+        while len(aws.fargate.requests_of("DescribeTasks")) < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for wait in waits:
+            wait.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
+
+    asyncio.run(scenario())
+    requests = [sorted(r["tasks"]) for r in aws.fargate.requests_of("DescribeTasks")]
+    assert len(requests) >= 3, requests
+    # The arrival forced no poll of its own: it was first described with the in-flight task, in one call.
+    assert requests[0] == [first]
+    assert requests[1] == sorted([first, late]), requests
+    assert [late] not in requests, requests

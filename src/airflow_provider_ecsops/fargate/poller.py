@@ -5,8 +5,9 @@ trigger polls faster, and every call carries up to 100 tasks (DescribeTasks' lim
 *scheduled* (a due time on the event loop's clock), *described* (rescheduled one interval later unless STOPPED)
 and *resolved* (STOPPED, gone from ECS, or a permanent error). A tick describes every task due by then or within
 a quarter of its interval, so that watches drift into shared batches; an arrival joins the next scheduled tick
-when that comes within its first delay, and only an earlier due time wakes the loop: 500 triggers arriving 4 ms
-apart cost ceil(500 / 100) calls per interval, not one poll each.
+when that comes within its first delay (an arrival while a poll is in flight: within its first delay plus the
+poll's duration), and only an earlier due time wakes the loop: 500 triggers arriving 4 ms apart cost
+ceil(500 / 100) calls per interval, not one poll each.
 
 A watch may also be resolved from outside (:meth:`TaskPoller.offer`, the EventBridge consumer of
 :mod:`~airflow_provider_ecsops.fargate.events`); its interval is then only the safety net.
@@ -72,6 +73,8 @@ class TaskPoller:
         self._watches: dict[str, _Watch] = {}
         self._last_status: dict[str, str] = {}
         self._next_tick: float | None = None  # when the loop will poll next, while it sleeps
+        self._polling_since: float | None = None  # when the poll in flight began
+        self._joining: list[str] = []  # arrivals during the poll in flight: they join the tick after it
         self._wake: asyncio.Event | None = None
         self._loop_task: asyncio.Task | None = None
 
@@ -106,12 +109,18 @@ class TaskPoller:
             joins = self._next_tick is not None and self._next_tick <= latest
             due = self._next_tick if joins else latest
             watch = self._watches[task_arn] = _Watch(due=due, unseen_since=loop.time())  # type: ignore[arg-type]
+            if self._polling_since is not None:
+                self._joining.append(task_arn)
         else:
             watch.due = min(watch.due, latest)
         watch.futures.append((future, interval))
         if self._loop_task is None or self._loop_task.done():
             self._loop_task = loop.create_task(self._run())
-        elif self._wake is not None and (self._next_tick is None or watch.due < self._next_tick):
+        elif (
+            self._wake is not None
+            and self._polling_since is None  # the loop reschedules after the poll in flight anyway
+            and (self._next_tick is None or watch.due < self._next_tick)
+        ):
             self._wake.set()  # only a due time before the scheduled tick moves the tick
         try:
             return await future
@@ -154,6 +163,7 @@ class TaskPoller:
             while self._watches:
                 self._wake.clear()
                 arns = self._due_now(loop.time())
+                self._polling_since = loop.time()
                 try:
                     start = 0
                     for start in range(0, len(arns), BATCH):
@@ -175,6 +185,8 @@ class TaskPoller:
                         self._reschedule(arns[start:], loop.time(), at_least=wait)
                     else:
                         self._fail_all(arns, f"DescribeTasks failed: {error_text(exc)}")
+                self._join_next_tick(loop.time() - self._polling_since)
+                self._polling_since = None
                 dues = [w.due for w in self._watches.values() if w.pending]
                 if not dues:  # resolved waiters are yet to leave: let them run
                     await asyncio.sleep(0)
@@ -185,8 +197,19 @@ class TaskPoller:
                 self._next_tick = None
         finally:
             # Only the loop's own end removes it; a poller cancelled with the event loop leaves nothing behind.
-            self._next_tick = None
+            self._next_tick = self._polling_since = None
             self._pollers.pop((self.key, id(loop)), None)
+
+    def _join_next_tick(self, in_flight: float) -> None:
+        """Arrivals during a poll join the next scheduled tick (that of the tasks just polled) if it comes at
+        most the poll's duration after their own due time: they do not force a call of their own."""
+        joining, self._joining = set(self._joining), []
+        dues = [w.due for arn, w in self._watches.items() if w.pending and arn not in joining]
+        tick = min(dues, default=None)
+        for arn in joining:
+            watch = self._watches.get(arn)
+            if watch is not None and tick is not None and watch.due < tick <= watch.due + in_flight:
+                watch.due = tick
 
     def _reschedule(self, arns: list[str], now: float, at_least: float = 0.0) -> None:
         """Next call one interval on (or, backing off, ``at_least`` seconds on, if that is longer)."""

@@ -26,6 +26,8 @@ CLUSTER = "ecsops-demo"
 BUCKET = "ecsops-demo-bucket"
 LOG_GROUP = "/ecs/ecsops-demo"
 FAMILY = "ecsops-demo-etl"
+# Resetting the moto server walks every service's backends: tens of seconds on a loaded 2-core machine.
+RESET_TIMEOUT = 300
 
 
 @dataclass
@@ -151,11 +153,11 @@ def _moto(server: bool) -> Iterator[None]:
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     # The server shares moto's in-process backends; start from (and leave) an empty account.
     reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
-    urllib.request.urlopen(reset, timeout=10).close()
+    urllib.request.urlopen(reset, timeout=RESET_TIMEOUT).close()
     try:
         yield
     finally:
-        urllib.request.urlopen(reset, timeout=10).close()
+        urllib.request.urlopen(reset, timeout=RESET_TIMEOUT).close()
         moto_server.stop()
 
 
