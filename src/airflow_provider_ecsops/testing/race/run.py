@@ -30,6 +30,7 @@ from pathlib import Path
 
 from airflow_provider_ecsops.testing.race.autoscaler import VICTIMS, Autoscaler
 from airflow_provider_ecsops.testing.race.campaign import FLEET_NAMES, campaign_table, markdown
+from airflow_provider_ecsops.testing.race.redelivery import UNFINISHED, describe, redeliveries
 from airflow_provider_ecsops.testing.race.stack import (
     BROKERS,
     RaceStack,
@@ -118,9 +119,13 @@ class FleetResult:
     sigterm: int
     busy_at_sigterm: int
     sigkill: int
+    resurfaced: int
+    stranded: int
+    guard_returned: int
     ready_seconds: float
     wall_seconds: float
     html: str
+    redeliveries: list[str]
 
 
 def slot_zero(
@@ -220,14 +225,21 @@ def run_fleet(fleet: str, options: RunOptions, out: Path, stop: threading.Event)
         finally:
             scaler.close()
         figures = report(schedule, stack.db_url, start, until, out, stuck_after)
+    # Read once the stack is down: every worker's log is complete.
+    found = redeliveries(stack.logs, out / "events.jsonl")
+    (out / "redeliveries.json").write_text(json.dumps(found.as_dict(), indent=2))
     return FleetResult(
         fleet=fleet,
         seed=options.seed,
         **figures,
         **scaler.stats,
+        resurfaced=found.count(*UNFINISHED),
+        stranded=len(found.stranded),
+        guard_returned=found.count("returned"),
         ready_seconds=round(ready, 1),
         wall_seconds=round(time.monotonic() - began, 1),
         html=str(out / "report.html"),
+        redeliveries=describe(found, fleet, time.time()),
     )
 
 
@@ -313,6 +325,9 @@ COLUMNS = (
     ("sigterm", "SIGTERMs"),
     ("busy_at_sigterm", "busy at SIGTERM"),
     ("sigkill", "SIGKILLs"),
+    ("resurfaced", "resurfaced"),
+    ("stranded", "stranded"),
+    ("guard_returned", "returned by guard"),
     ("ready_seconds", "ready s"),
     ("wall_seconds", "wall s"),
 )
@@ -483,6 +498,9 @@ def _run(args: argparse.Namespace, mode: Mode) -> int:
     print(table(results))
     if len(seeds) > 1:
         print(campaign_table(results))
+    for r in results:
+        for line in r.redeliveries:
+            print(f"seed {r.seed} {line}")
     for r in results:
         print(f"{r.fleet} seed {r.seed}: {r.html}")
     (out / "summary.json").write_text(json.dumps([asdict(r) for r in results], indent=2))

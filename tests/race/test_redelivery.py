@@ -1,0 +1,126 @@
+"""The race lab's redelivery evidence, from worker logs and events written the way a run writes them: a message
+a SIGKILLed worker held resurfaces after the visibility timeout and is named; a message the guard returned is
+received again at once; a message that never came back is stranded, not silently dropped."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from airflow_provider_ecsops.testing.race.redelivery import UNFINISHED, describe, main, redeliveries
+
+A = "6fb14c47-7cbd-4316-abe3-9126c248dbf8"
+B = "941cbd07-85ae-4315-90e5-38d97ff6efbf"
+C = "c50d15a6-94d5-40e7-82c5-7cd2363ac09a"
+T0 = datetime(2026, 12, 2, 5, 20, tzinfo=UTC)
+
+
+def at(seconds: float) -> str:
+    return (T0 + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+
+
+# Lines as Celery 5.6, Airflow 3.3's Celery task and the guard write them (from a race run's worker logs).
+def received(t: float, message: str) -> str:
+    return f"{at(t)} [info     ] Task execute_workload[{message}] received [celery.worker.strategy]"
+
+
+def executing(t: float, message: str, dag: str) -> str:
+    return (
+        f"{at(t)} [info     ] [{message}] Executing workload in Celery: dag_rel_path=PurePosixPath('x.py') "
+        f"ti=TaskInstanceDTO(id=UUID('01a2352e-440a-7a84-8016-3523147faf55'), task_id='log_ticks', "
+        f"dag_id='{dag}', run_id='scheduled__2026-12-02T05:15:30+00:00', try_number=1) type='ExecuteTask'"
+    )
+
+
+def succeeded(t: float, message: str) -> str:
+    return f"{at(t)} [info     ] Task execute_workload[{message}] succeeded in 15.88s: None"
+
+
+def gate_returned(t: float, message: str) -> str:
+    return (
+        f"{at(t)} [warning  ] ecsops scale-in: task {message} received while released (protected=False): "
+        "returned to its queue, not run"
+    )
+
+
+def sigterm_returned(t: float, *messages: str) -> str:
+    return (
+        f"{at(t)} [warning  ] ecsops scale-in: SIGTERM, stopped consuming; returned {len(messages)} "
+        f"received-not-started message(s) to the queue {list(messages)}; 0 running task(s) [] get 1s more"
+    )
+
+
+def fleet(tmp_path, logs: dict[str, list[str]], events: list[tuple[float, str, str]]):
+    (tmp_path / "logs").mkdir(parents=True)
+    for worker, lines in logs.items():
+        (tmp_path / "logs" / f"{worker}.log").write_text("\n".join(lines) + "\n")
+    (tmp_path / "logs" / "scheduler.log").write_text(received(0, C) + "\n")  # not a worker: never read
+    with (tmp_path / "events.jsonl").open("w") as f:
+        for t, action, worker in events:
+            f.write(json.dumps({"time": (T0 + timedelta(seconds=t)).timestamp(), "action": action, "worker": worker}))
+            f.write("\n")
+    return tmp_path
+
+
+def test_a_message_a_sigkilled_worker_held_is_named_with_the_time_it_took_to_resurface(tmp_path):
+    out = fleet(
+        tmp_path,
+        {
+            "off-w1": [received(0, A)],
+            "off-w2": [received(2161.4, A), executing(2161.9, A, "race_b3"), succeeded(2180, A)],
+        },
+        [(1, "sigterm", "off-w1"), (2.5, "sigkill", "off-w1")],
+    )
+    found = redeliveries(out / "logs", out / "events.jsonl")
+    assert found.receipts == 2 and found.count(*UNFINISHED) == 1 and not found.stranded
+    (r,) = found.redelivered
+    assert (r.first.worker, r.first.fate, r.again.worker, r.after_seconds) == ("off-w1", "killed", "off-w2", 2161.4)
+    (line,) = describe(found, "off", (T0 + timedelta(seconds=2200)).timestamp())
+    assert "race_b3" in line and "killed at 05:20:02" in line and "resurfaced after 2161 s; then succeeded" in line
+
+
+def test_messages_the_guard_returned_are_counted_apart_with_how_soon_they_came_back(tmp_path):
+    out = fleet(
+        tmp_path,
+        {
+            "on-w1": [received(10, A), gate_returned(10.1, A), received(20, B), sigterm_returned(20.5, B)],
+            "on-w2": [received(10.6, A), succeeded(30, A), received(21.3, B), succeeded(40, B)],
+        },
+        [(20.4, "sigterm", "on-w1"), (21, "exited", "on-w1")],
+    )
+    found = redeliveries(out / "logs", out / "events.jsonl")
+    assert found.count("returned") == 2 and found.count(*UNFINISHED) == 0 and not found.stranded
+    (line,) = describe(found, "on", (T0 + timedelta(seconds=60)).timestamp())
+    assert line == "[on] 2 message(s) returned by the guard and received again after 0.8 s (median; max 0.8 s)"
+
+
+def test_a_message_held_by_a_killed_worker_that_never_came_back_is_stranded(tmp_path):
+    out = fleet(
+        tmp_path,
+        {"off-w1": [received(0, A), executing(0.5, A, "race_b4"), received(1, B), succeeded(3, B)]},
+        [(2, "sigterm", "off-w1"), (3.5, "sigkill", "off-w1")],
+    )
+    found = redeliveries(out / "logs", out / "events.jsonl")
+    assert [(s.message, s.fate) for s in found.stranded] == [(A, "killed")] and not found.redelivered
+    (line,) = describe(found, "off", (T0 + timedelta(seconds=600)).timestamp())
+    assert "race_b4" in line and "not received again by the run's end (600 s later)" in line
+
+
+def test_a_message_still_held_when_the_fleet_is_torn_down_is_neither_resurfaced_nor_stranded(tmp_path):
+    out = fleet(tmp_path, {"off-w1": [received(0, A)]}, [])
+    found = redeliveries(out / "logs", out / "events.jsonl")
+    assert found.receipts == 1 and not found.redelivered and not found.stranded
+
+
+def test_the_command_reports_each_fleet_directory_and_refuses_one_without_logs(tmp_path, capsys):
+    out = fleet(tmp_path / "off", {"off-w1": [received(0, A)]}, [(1, "sigkill", "off-w1")])
+    assert main([str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "1 receipts; resurfaced 0, stranded 1, returned by guard 0" in printed
+    assert json.loads((out / "redeliveries.json").read_text())["stranded"][0]["message"] == A
+    with pytest.raises(SystemExit) as refused:
+        main([str(tmp_path / "nowhere")])
+    assert refused.value.code == 2
+    assert "no logs/ directory. Fix:" in capsys.readouterr().err
