@@ -124,3 +124,15 @@ def test_the_command_reports_each_fleet_directory_and_refuses_one_without_logs(t
         main([str(tmp_path / "nowhere")])
     assert refused.value.code == 2
     assert "no logs/ directory. Fix:" in capsys.readouterr().err
+
+
+def test_a_line_cut_short_by_a_sigkill_neither_breaks_the_reading_nor_moves_the_clock(tmp_path):
+    out = fleet(
+        tmp_path,
+        {"off-w1": [received(0, A), "2026-12-02T05:2"], "off-w2": [received(2160, A), succeeded(2170, A)]},
+        [(1, "sigkill", "off-w1")],
+    )
+    with (out / "events.jsonl").open("a") as f:
+        f.write('{"time": 17961')
+    (r,) = redeliveries(out / "logs", out / "events.jsonl").redelivered
+    assert (r.first.fate, r.after_seconds) == ("killed", 2160.0)

@@ -91,8 +91,12 @@ class Redeliveries:
         }
 
 
-def _epoch(stamp: str) -> float:
-    return datetime.fromisoformat(stamp).timestamp()
+def _epoch(stamp: str, before: float) -> float:
+    """The line's time; a stamp cut short (a SIGKILL in mid-write) keeps the previous line's."""
+    try:
+        return datetime.fromisoformat(stamp).timestamp()
+    except ValueError:
+        return before
 
 
 def _receipts(log: Path, worker: str, tasks: dict[str, str]) -> list[Receipt]:
@@ -101,7 +105,7 @@ def _receipts(log: Path, worker: str, tasks: dict[str, str]) -> list[Receipt]:
     at = 0.0
     for line in log.read_text(errors="replace").splitlines():
         if stamp := STAMP.match(line):
-            at = _epoch(stamp["at"])
+            at = _epoch(stamp["at"], at)
         if executing := EXECUTING.search(line):
             tasks.setdefault(executing["id"], f"{executing['dag']} {executing['run']}")
         if match := TASK_LINE.search(line):
@@ -125,7 +129,10 @@ def _stops(events: Path) -> dict[str, dict[str, float]]:
     stops: dict[str, dict[str, float]] = {}
     if events.exists():
         for line in events.read_text().splitlines():
-            event = json.loads(line)
+            try:
+                event = json.loads(line)
+            except ValueError:  # a line cut short by a Ctrl-C
+                continue
             if event.get("action") in ("sigkill", "exited"):
                 stops.setdefault(event["worker"], {}).setdefault(event["action"], event["time"])
     return stops
