@@ -94,3 +94,26 @@ def test_a_lab_name_must_be_a_database_name_part(capsys):
         main(["--lab", "Bad-Name", "--redis-db", "3"])
     assert exited.value.code == 2
     assert "'Bad-Name' is not a lab name. Fix: lower-case letters" in capsys.readouterr().err
+
+
+def test_on_sqs_the_lost_task_waits_for_its_message_to_resurface_not_for_the_schedulers_queued_timeout(tmp_path):
+    from airflow_provider_ecsops.testing.race.stack import RaceStack
+
+    stack = RaceStack(
+        run="t",
+        fleet="off",
+        guarded=False,
+        out_dir=tmp_path,
+        broker="sqs",
+        redis_db=14,
+        concurrency=1,
+        time_scale=0.05,
+        start_date=datetime(2026, 12, 2, tzinfo=UTC),
+        stop_timeout_seconds=1.5,
+    )
+    env = stack.env()
+    visibility = int(env["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT"])
+    assert visibility == 2160  # MWAA's 12 h on the scaled clock
+    # Beyond the visibility timeout: the scheduler neither requeues the task instance first nor lets the
+    # workload's token (Airflow 3.3: this lifetime) expire before the message comes back.
+    assert float(env["AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT"]) > visibility

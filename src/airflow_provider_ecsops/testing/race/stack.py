@@ -317,6 +317,9 @@ class RaceStack:
                 # scheduler's requeue after its unscaled 600 s, decides when a lost task runs. Airflow 3.3 also
                 # gives the workload's token this lifetime, so the resurfaced message can still start its task.
                 "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": str(self.queued_timeout_seconds),
+                # The moto server runs in the lab's own process: under load a send took over Celery's 1 s
+                # operation timeout, the scheduler gave up after 3 tries and the fleet never got ready.
+                "AIRFLOW__CELERY__OPERATION_TIMEOUT": "10",
             }
         if self.guarded:
             env |= self.guard_settings()
