@@ -96,7 +96,9 @@ def test_a_lab_name_must_be_a_database_name_part(capsys):
     assert "'Bad-Name' is not a lab name. Fix: lower-case letters" in capsys.readouterr().err
 
 
-def test_on_sqs_the_lost_task_waits_for_its_message_to_resurface_not_for_the_schedulers_queued_timeout(tmp_path):
+def test_on_sqs_the_lost_task_waits_for_its_message_to_resurface_not_for_the_schedulers_queued_timeout(
+    tmp_path,
+):
     from airflow_provider_ecsops.testing.race.stack import RaceStack
 
     stack = RaceStack(

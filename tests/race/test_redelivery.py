@@ -5,6 +5,7 @@ received again at once; a message that never came back is stranded, not silently
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -59,7 +60,11 @@ def fleet(tmp_path, logs: dict[str, list[str]], events: list[tuple[float, str, s
     (tmp_path / "logs" / "scheduler.log").write_text(received(0, C) + "\n")  # not a worker: never read
     with (tmp_path / "events.jsonl").open("w") as f:
         for t, action, worker in events:
-            f.write(json.dumps({"time": (T0 + timedelta(seconds=t)).timestamp(), "action": action, "worker": worker}))
+            f.write(
+                json.dumps(
+                    {"time": (T0 + timedelta(seconds=t)).timestamp(), "action": action, "worker": worker}
+                )
+            )
             f.write("\n")
     return tmp_path
 
@@ -76,9 +81,18 @@ def test_a_message_a_sigkilled_worker_held_is_named_with_the_time_it_took_to_res
     found = redeliveries(out / "logs", out / "events.jsonl")
     assert found.receipts == 2 and found.count(*UNFINISHED) == 1 and not found.stranded
     (r,) = found.redelivered
-    assert (r.first.worker, r.first.fate, r.again.worker, r.after_seconds) == ("off-w1", "killed", "off-w2", 2161.4)
+    assert (r.first.worker, r.first.fate, r.again.worker, r.after_seconds) == (
+        "off-w1",
+        "killed",
+        "off-w2",
+        2161.4,
+    )
     (line,) = describe(found, "off", (T0 + timedelta(seconds=2200)).timestamp())
-    assert "race_b3" in line and "killed at 05:20:02" in line and "resurfaced after 2161 s; then succeeded" in line
+    assert (
+        "race_b3" in line
+        and "killed at 05:20:02" in line
+        and "resurfaced after 2161 s; then succeeded" in line
+    )
 
 
 def test_messages_the_guard_returned_are_counted_apart_with_how_soon_they_came_back(tmp_path):
@@ -93,7 +107,9 @@ def test_messages_the_guard_returned_are_counted_apart_with_how_soon_they_came_b
     found = redeliveries(out / "logs", out / "events.jsonl")
     assert found.count("returned") == 2 and found.count(*UNFINISHED) == 0 and not found.stranded
     (line,) = describe(found, "on", (T0 + timedelta(seconds=60)).timestamp())
-    assert line == "[on] 2 message(s) returned by the guard and received again after 0.8 s (median; max 0.8 s)"
+    assert (
+        line == "[on] 2 message(s) returned by the guard and received again after 0.8 s (median; max 0.8 s)"
+    )
 
 
 def test_a_message_held_by_a_killed_worker_that_never_came_back_is_stranded(tmp_path):
@@ -136,3 +152,44 @@ def test_a_line_cut_short_by_a_sigkill_neither_breaks_the_reading_nor_moves_the_
         f.write('{"time": 17961')
     (r,) = redeliveries(out / "logs", out / "events.jsonl").redelivered
     assert (r.first.fate, r.after_seconds) == ("killed", 2160.0)
+
+
+def test_a_task_instance_that_started_a_visibility_timeout_after_it_was_queued_is_listed(postgres_url):
+    import psycopg2
+
+    from airflow_provider_ecsops.testing.race.redelivery import late_starts
+
+    db = f"ecsops_test_late_{os.getpid()}"  # its own, dropped at the end
+    admin = psycopg2.connect(postgres_url.replace("+psycopg2", ""))
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {db}")
+        cur.execute(f"CREATE DATABASE {db}")
+    url = postgres_url.rsplit("/", 1)[0] + f"/{db}"
+    try:
+        conn = psycopg2.connect(url.replace("+psycopg2", ""))
+        with conn, conn.cursor() as cur:  # the columns of Airflow's task_instance that are read
+            cur.execute(
+                "CREATE TABLE task_instance (dag_id text, run_id text, queued_dttm timestamptz,"
+                " start_date timestamptz, hostname text)"
+            )
+            rows = [
+                ("race_b4", "r1", 0, 2162, "off-w9"),
+                ("race_a1", "r2", 0, 4, "off-w2"),
+                ("race_b2", "r0", -99, 2200, "x"),
+            ]
+            for dag, run, queued, started, host in rows:
+                cur.execute(
+                    "INSERT INTO task_instance VALUES (%s, %s, %s, %s, %s)",
+                    (dag, run, T0 + timedelta(seconds=queued), T0 + timedelta(seconds=started), host),
+                )
+        conn.close()
+        lines = late_starts(url, T0, 1080)
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {db}")
+        admin.close()
+    # race_a1 started at once; race_b2 was queued before the window
+    assert lines == [
+        "race_b4 r1: queued at 05:20:00, started at 05:56:02 on off-w9: 2162 s after it was queued"
+    ]

@@ -14,6 +14,10 @@ A later receipt of the same id is paired with the earliest unpaired earlier rece
 SQS message copy comes back once per receipt that let it go), giving how long the message was away. A receipt
 ``killed`` or ``exited`` that no later receipt pairs with is *stranded*: the message had not come back by the
 end of the run.
+
+A message can also vanish with no receipt at all: an SQS long poll still in flight when its worker is killed
+takes it (invisible for the visibility timeout) and no log line says so. :func:`late_starts` finds those in
+the metadata DB: task instances that started long after they were queued.
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ from airflow_provider_ecsops.testing.race.stack import RETURNED_LINE, TASK_LINE
 
 STAMP = re.compile(r"^(?P<at>\d{4}-\d\d-\d\dT[\d:.]+Z?)")
 # The guard's SIGTERM line: "... returned 2 received-not-started message(s) to the queue ['<id>', '<id>'] ...".
-SIGTERM_RETURNED = re.compile(r"ecsops scale-in: SIGTERM.*?returned \d+ received-not-started message\(s\)[^\[]*\[(?P<ids>[^\]]*)\]")
+SIGTERM_RETURNED = re.compile(
+    r"ecsops scale-in: SIGTERM.*?returned \d+ received-not-started message\(s\)[^\[]*\[(?P<ids>[^\]]*)\]"
+)
 ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # Airflow's Celery task names the task instance it runs: "[<id>] Executing workload in Celery: ... dag_id='x',
 # run_id='y'".
@@ -165,12 +171,43 @@ def redeliveries(logs: Path, events: Path) -> Redeliveries:
         if earlier:
             first = earlier.pop(0)
             redelivered.append(
-                Redelivery(r.message, tasks.get(r.message, ""), first, r, round(r.received - first.received, 1))
+                Redelivery(
+                    r.message, tasks.get(r.message, ""), first, r, round(r.received - first.received, 1)
+                )
             )
         if r.fate != "finished":
             waiting.setdefault(r.message, []).append(r)
     stranded = [r for rs in waiting.values() for r in rs if r.fate in ("killed", "exited")]
     return Redeliveries(len(receipts), redelivered, sorted(stranded, key=lambda r: r.received), tasks)
+
+
+LATE_STARTS_SQL = (
+    "SELECT dag_id, run_id, queued_dttm, start_date, hostname FROM task_instance"
+    " WHERE start_date - queued_dttm > make_interval(secs => %s) AND queued_dttm >= %s ORDER BY queued_dttm"
+)
+
+
+def late_starts(db_url: str, since: datetime, min_seconds: float) -> list[str]:
+    """One line per task instance queued from ``since`` that started more than ``min_seconds`` later.
+
+    :param db_url: the fleet's metadata DB (SQLAlchemy URL).
+    :param since: the first judged slot.
+    :param min_seconds: a wait no healthy run has (e.g. half the visibility timeout).
+    """
+    import psycopg2
+
+    conn = psycopg2.connect(db_url.replace("+psycopg2", ""))
+    try:
+        with conn.cursor() as cur:
+            cur.execute(LATE_STARTS_SQL, (min_seconds, since))
+            rows = cur.fetchall()
+    finally:
+        conn.close()
+    return [
+        f"{dag} {run}: queued at {queued:%H:%M:%S}, started at {started:%H:%M:%S} on {host or '?'}: "
+        f"{(started - queued).total_seconds():.0f} s after it was queued"
+        for dag, run, queued, started, host in rows
+    ]
 
 
 def _clock(epoch: float | None) -> str:
@@ -214,8 +251,17 @@ def describe(found: Redeliveries, fleet: str, end: float) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """``python -m airflow_provider_ecsops.testing.race.redelivery FLEET_DIR...``: the lines of kept runs."""
     p = argparse.ArgumentParser(prog="python -m airflow_provider_ecsops.testing.race.redelivery")
-    p.add_argument("fleet_dirs", nargs="+", type=Path, help="a fleet's output directory (<out>/<lab>/<fleet>)")
-    for fleet_dir in p.parse_args(argv).fleet_dirs:
+    p.add_argument(
+        "fleet_dirs", nargs="+", type=Path, help="a fleet's output directory (<out>/<lab>/<fleet>)"
+    )
+    p.add_argument(
+        "--late-after",
+        type=float,
+        help="also list the task instances of the fleet's kept DB (report.json's window) that started this many "
+        "seconds or more after they were queued",
+    )
+    args = p.parse_args(argv)
+    for fleet_dir in args.fleet_dirs:
         if not (fleet_dir / "logs").is_dir():
             p.error(f"{fleet_dir}: no logs/ directory. Fix: give a fleet's directory, e.g. out/race/long/off")
         found = redeliveries(fleet_dir / "logs", fleet_dir / "events.jsonl")
@@ -227,6 +273,15 @@ def main(argv: list[str] | None = None) -> int:
         )
         for line in describe(found, fleet_dir.name, end):
             print(line)
+        if args.late_after is not None:
+            db_url = (
+                f"postgresql://postgres@127.0.0.1:5432/ecsops_race_{fleet_dir.parent.name}_{fleet_dir.name}"
+            )
+            since = datetime.fromisoformat(
+                json.loads((fleet_dir / "report.json").read_text())["window"]["since"]
+            )
+            for line in late_starts(db_url, since, args.late_after):
+                print(f"[{fleet_dir.name}] {line}")
     return 0
 
 

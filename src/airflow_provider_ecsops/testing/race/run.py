@@ -30,7 +30,7 @@ from pathlib import Path
 
 from airflow_provider_ecsops.testing.race.autoscaler import VICTIMS, Autoscaler
 from airflow_provider_ecsops.testing.race.campaign import FLEET_NAMES, campaign_table, markdown
-from airflow_provider_ecsops.testing.race.redelivery import UNFINISHED, describe, redeliveries
+from airflow_provider_ecsops.testing.race.redelivery import UNFINISHED, describe, late_starts, redeliveries
 from airflow_provider_ecsops.testing.race.stack import (
     BROKERS,
     RaceStack,
@@ -228,6 +228,10 @@ def run_fleet(fleet: str, options: RunOptions, out: Path, stop: threading.Event)
     # Read once the stack is down: every worker's log is complete.
     found = redeliveries(stack.logs, out / "events.jsonl")
     (out / "redeliveries.json").write_text(json.dumps(found.as_dict(), indent=2))
+    # SQS: a message an in-flight long poll took into a killed worker leaves no receipt; the DB shows its wait.
+    late = (
+        late_starts(stack.db_url, start, stack.sqs_visibility_seconds / 2) if options.broker == "sqs" else []
+    )
     return FleetResult(
         fleet=fleet,
         seed=options.seed,
@@ -239,7 +243,7 @@ def run_fleet(fleet: str, options: RunOptions, out: Path, stop: threading.Event)
         ready_seconds=round(ready, 1),
         wall_seconds=round(time.monotonic() - began, 1),
         html=str(out / "report.html"),
-        redeliveries=describe(found, fleet, time.time()),
+        redeliveries=describe(found, fleet, time.time()) + [f"[{fleet}] {line}" for line in late],
     )
 
 
