@@ -130,3 +130,83 @@ def test_usage_with_nothing_queued_in_the_window_is_an_error_not_a_zero():
 
     with pytest.raises(ValueError, match="nothing to measure"):
         figures([(1.0, 2.0, 3.0)], 0.0, since=10.0, end=70.0, unit_seconds=3.0, concurrency=1)
+
+
+def test_on_sqs_the_lost_task_waits_for_its_message_to_resurface_not_for_the_schedulers_queued_timeout(
+    tmp_path,
+):
+    from airflow_provider_ecsops.testing.race.stack import RaceStack
+
+    stack = RaceStack(
+        run="t",
+        fleet="off",
+        guarded=False,
+        out_dir=tmp_path,
+        broker="sqs",
+        redis_db=14,
+        concurrency=1,
+        time_scale=0.05,
+        start_date=datetime(2026, 12, 2, tzinfo=UTC),
+        stop_timeout_seconds=1.5,
+    )
+    env = stack.env()
+    visibility = int(env["AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT"])
+    assert visibility == 2160  # MWAA's 12 h on the scaled clock
+    # Beyond the visibility timeout: the scheduler neither requeues the task instance first nor lets the
+    # workload's token (Airflow 3.3: this lifetime) expire before the message comes back.
+    assert float(env["AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT"]) > visibility
+
+
+def test_a_campaign_whose_later_seed_fails_still_prints_and_keeps_the_seeds_done_and_exits_1(
+    tmp_path, monkeypatch, capsys
+):
+    from airflow_provider_ecsops.testing.race import run
+
+    def run_both(fleets, options, out, sequential):
+        if options.seed > 7:
+            raise RuntimeError("the API server did not answer within 300s; see logs")
+        return [fleet_result(fleet, options.seed) for fleet in fleets]
+
+    monkeypatch.setattr(run, "run_both", run_both)
+    monkeypatch.setattr(run, "migrate_template", lambda *a: None)
+    args = run.parser().parse_args(["--mode", "long", "--seed", "7", "--seeds", "3", "--out", str(tmp_path)])
+    args.lab = "long"
+    assert run._run(args, run.MODES["long"]) == 1
+    printed = capsys.readouterr()
+    assert (
+        "seeds 7\n" in printed.out
+        and "| unguarded | 7" in printed.out
+        and "| guarded   | 1     | 208" in printed.out
+    )
+    assert printed.err.strip() == (
+        "seed 8 failed, the tables hold the seeds before it: the API server did not answer within 300s; see logs"
+    )
+    assert [r["seed"] for r in json.loads((tmp_path / "long" / "summary.json").read_text())] == [7, 7]
+
+
+def fleet_result(fleet: str, seed: int):
+    from airflow_provider_ecsops.testing.race.run import FleetResult
+
+    return FleetResult(
+        fleet=fleet,
+        seed=seed,
+        expected=208,
+        completed=208,
+        lost=0,
+        stuck=0,
+        other=0,
+        scale_ins=8,
+        launched=9,
+        sigterm=20,
+        busy_at_sigterm=0,
+        sigkill=3,
+        self_retires=0,
+        resurfaced=0,
+        stranded=0,
+        guard_returned=1,
+        ready_seconds=100.0,
+        wall_seconds=900.0,
+        html="report.html",
+        usage={},
+        redeliveries=[],
+    )

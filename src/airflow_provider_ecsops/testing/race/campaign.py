@@ -35,7 +35,17 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
 def campaign_table(results: list[Any]) -> str:
     """Totals per fleet of :class:`~airflow_provider_ecsops.testing.race.run.FleetResult` rows."""
     rows = [
-        ["fleet", "seeds", "runs", "lost", "stuck", "busy at SIGTERM", "incidents per 1,000 runs (95% CI)"]
+        [
+            "fleet",
+            "seeds",
+            "runs",
+            "lost",
+            "stuck",
+            "busy at SIGTERM",
+            "resurfaced",
+            "stranded",
+            "incidents per 1,000 runs (95% CI)",
+        ]
     ]
     for fleet in dict.fromkeys(r.fleet for r in results):
         mine = [r for r in results if r.fleet == fleet]
@@ -44,7 +54,10 @@ def campaign_table(results: list[Any]) -> str:
         low, high = wilson(lost + stuck, n) if n else (math.nan, math.nan)
         rate = f"{1000 * (lost + stuck) / n:.1f} ({1000 * low:.1f}-{1000 * high:.1f})" if n else "n/a"
         busy = sum(r.busy_at_sigterm for r in mine)
+        away = [sum(r.resurfaced for r in mine), sum(r.stranded for r in mine)]
         rows.append(
-            [FLEET_NAMES.get(fleet, fleet), str(len(mine)), str(n), str(lost), str(stuck), str(busy), rate]
+            [FLEET_NAMES.get(fleet, fleet), str(len(mine)), str(n), str(lost), str(stuck), str(busy)]
+            + [str(k) for k in away]
+            + [rate]
         )
     return markdown(rows)

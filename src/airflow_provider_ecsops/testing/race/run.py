@@ -30,6 +30,7 @@ from pathlib import Path
 
 from airflow_provider_ecsops.testing.race.autoscaler import VICTIMS, Autoscaler
 from airflow_provider_ecsops.testing.race.campaign import FLEET_NAMES, campaign_table, markdown
+from airflow_provider_ecsops.testing.race.redelivery import UNFINISHED, describe, late_starts, redeliveries
 from airflow_provider_ecsops.testing.race.stack import (
     BROKERS,
     RaceStack,
@@ -120,10 +121,14 @@ class FleetResult:
     busy_at_sigterm: int
     sigkill: int
     self_retires: int
+    resurfaced: int
+    stranded: int
+    guard_returned: int
     ready_seconds: float
     wall_seconds: float
     html: str
     usage: dict[str, float]
+    redeliveries: list[str]
 
 
 def slot_zero(
@@ -229,15 +234,26 @@ def run_fleet(fleet: str, options: RunOptions, out: Path, stop: threading.Event)
         except ValueError as exc:  # no work in the window: the table says n/a, the run's tallies still count
             print(f"[{fleet}] usage: {exc}", flush=True)
             used = {}
+    # Read once the stack is down: every worker's log is complete.
+    found = redeliveries(stack.logs, out / "events.jsonl")
+    (out / "redeliveries.json").write_text(json.dumps(found.as_dict(), indent=2))
+    # SQS: a message an in-flight long poll took into a killed worker leaves no receipt; the DB shows its wait.
+    late = (
+        late_starts(stack.db_url, start, stack.sqs_visibility_seconds / 2) if options.broker == "sqs" else []
+    )
     return FleetResult(
         fleet=fleet,
         seed=options.seed,
         **figures,
         **scaler.stats,
+        resurfaced=found.count(*UNFINISHED),
+        stranded=len(found.stranded),
+        guard_returned=found.count("returned"),
         ready_seconds=round(ready, 1),
         wall_seconds=round(time.monotonic() - began, 1),
         html=str(out / "report.html"),
         usage=used,
+        redeliveries=describe(found, fleet, time.time()) + [f"[{fleet}] {line}" for line in late],
     )
 
 
@@ -325,6 +341,9 @@ COLUMNS = (
     ("busy_at_sigterm", "busy at SIGTERM"),
     ("sigkill", "SIGKILLs"),
     ("self_retires", "self-retires"),
+    ("resurfaced", "resurfaced"),
+    ("stranded", "stranded"),
+    ("guard_returned", "returned by guard"),
     ("ready_seconds", "ready s"),
     ("wall_seconds", "wall s"),
 )
@@ -505,11 +524,19 @@ def _run(args: argparse.Namespace, mode: Mode) -> int:
     )
     seeds = [args.seed + i for i in range(args.seeds)]
     results: list[FleetResult] = []
+    failure = ""
     for seed in seeds:
         seed_out = out if len(seeds) == 1 else out / f"seed-{seed}"
-        results += run_both(fleets, replace(options, seed=seed), seed_out, args.sequential)
+        try:
+            results += run_both(fleets, replace(options, seed=seed), seed_out, args.sequential)
+        except Exception as exc:  # the seeds done are still reported (seen: a stack not ready under load 43)
+            if not results:
+                raise
+            failure = f"seed {seed} failed, the tables hold the seeds before it: {str(exc).splitlines()[0]}"
+            break
         if len(seeds) > 1:
             print(f"seed {seed} done ({seeds.index(seed) + 1}/{len(seeds)})", flush=True)
+    seeds = list(dict.fromkeys(r.seed for r in results))
     print(
         f"scale-down race, lab {args.lab}, mode {args.mode}, autoscaler {args.autoscaler}: broker {args.broker}, "
         f"concurrency {args.concurrency}, time scale "
@@ -520,12 +547,17 @@ def _run(args: argparse.Namespace, mode: Mode) -> int:
     )
     print(table(results))
     print(usage_table(results, args.autoscaler))
-    if len(seeds) > 1:
+    if args.seeds > 1:
         print(campaign_table(results))
+    for r in results:
+        for line in r.redeliveries:
+            print(f"seed {r.seed} {line}")
     for r in results:
         print(f"{r.fleet} seed {r.seed}: {r.html}")
     (out / "summary.json").write_text(json.dumps([asdict(r) for r in results], indent=2))
-    return 0
+    if failure:
+        print(failure, file=sys.stderr)
+    return 1 if failure else 0
 
 
 if __name__ == "__main__":

@@ -258,6 +258,11 @@ class RaceStack:
         return max(1, round(SQS_VISIBILITY_SECONDS * self.time_scale))
 
     @property
+    def queued_timeout_seconds(self) -> int:
+        """The scheduler's ``task_queued_timeout`` on SQS: twice the visibility timeout, beyond a run's reach."""
+        return 2 * self.sqs_visibility_seconds
+
+    @property
     def db(self) -> str:
         return f"ecsops_race_{self.run}_{self.fleet}"
 
@@ -308,6 +313,13 @@ class RaceStack:
                 "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": str(
                     self.sqs_visibility_seconds
                 ),
+                # The field report's Airflow (2.0) had no queued timeout: the message's own resurfacing, not the
+                # scheduler's requeue after its unscaled 600 s, decides when a lost task runs. Airflow 3.3 also
+                # gives the workload's token this lifetime, so the resurfaced message can still start its task.
+                "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": str(self.queued_timeout_seconds),
+                # The moto server runs in the lab's own process: under load a send took over Celery's 1 s
+                # operation timeout, the scheduler gave up after 3 tries and the fleet never got ready.
+                "AIRFLOW__CELERY__OPERATION_TIMEOUT": "10",
             }
         if self.guarded:
             env |= self.guard_settings()
