@@ -154,3 +154,38 @@ def test_an_sqs_poll_answered_after_the_pause_gives_its_messages_back_at_once():
         assert BrokerBacklog("sqs://").count([rig.queue]) == 1, (
             "visible again, not after the visibility timeout"
         )
+
+
+def pending_polls(hub, queue: str) -> int:
+    """How many poll-loop steps for ``queue`` wait on ``hub`` (kombu's ``_loop1`` -> ``_schedule_queue``)."""
+    return sum(1 for item in hub._ready if getattr(item, "args", None) == (queue,))
+
+
+def test_a_resume_while_the_paused_queues_poll_loop_still_runs_starts_no_second_loop():
+    """The guard pauses and resumes within one turn of the event loop (at start, at a revive): kombu as shipped
+    then runs two poll loops for the queue, each long-polling in turn (the worker that stayed busy on SQS,
+    concurrency 4). Real kombu SQS channel and Hub against the moto server; no poll is run."""
+    from kombu.asynchronous import Hub, set_event_loop
+
+    from airflow_provider_ecsops.scalein.sqs_polls import prepare_sqs_channel
+
+    def consume_cancel_consume(prepare: bool) -> int:
+        hub = Hub()
+        set_event_loop(hub)
+        try:
+            with Connection("sqs://", transport_options={"region": "us-east-1"}) as connection:
+                channel = connection.channel()
+                channel.hub = hub
+                if prepare:
+                    prepare_sqs_channel(channel)
+                channel.basic_consume(rig.queue, False, lambda message: None, "first")
+                channel.basic_cancel("first")  # paused, the loop's next step still scheduled ...
+                channel.basic_consume(rig.queue, False, lambda message: None, "second")  # ... resumed
+                return pending_polls(hub, rig.queue)
+        finally:
+            set_event_loop(None)
+            hub.close()
+
+    with sqs_rig() as rig:
+        assert consume_cancel_consume(prepare=False) == 2, "kombu as shipped: a second loop"
+        assert consume_cancel_consume(prepare=True) == 1
