@@ -29,6 +29,7 @@ from airflow_provider_ecsops.testing.broker_rigs import RABBITMQ_URL, rabbitmq_r
 from airflow_provider_ecsops.testing.dag_runs import run_dag
 from airflow_provider_ecsops.testing.scalein_metadb import (
     create_airflow_tables,
+    drop_database,
     fresh_database,
     insert_task_instances,
 )
@@ -126,15 +127,19 @@ def test_sqs_backlog_counts_visible_messages_without_creating_missing_queues():
 
 def test_metadata_db_backlog_counts_scheduled_and_queued_of_the_queues(postgres_url):
     # A database of this process's own: matrix lines and other checkouts share this PostgreSQL server.
-    url = fresh_database(f"ecsops_scalein_test_{os.getpid()}", postgres_url.rsplit("/", 1)[0])
-    create_airflow_tables(url)
-    rows = [("default", "queued")] * 3 + [("default", "scheduled")] * 2 + [("default", "running")] * 4
-    rows += [("gpu", "queued")] * 5 + [("other", "queued")] * 7
-    insert_task_instances(url, rows)
-    source = MetadataDbBacklog(url)
-    assert source.count(["default"]) == 5
-    assert source.count(["default", "gpu"]) == 10
-    assert source.count(["nothing"]) == 0
+    name, server = f"ecsops_scalein_test_{os.getpid()}", postgres_url.rsplit("/", 1)[0]
+    url = fresh_database(name, server)
+    try:
+        create_airflow_tables(url)
+        rows = [("default", "queued")] * 3 + [("default", "scheduled")] * 2 + [("default", "running")] * 4
+        rows += [("gpu", "queued")] * 5 + [("other", "queued")] * 7
+        insert_task_instances(url, rows)
+        source = MetadataDbBacklog(url)
+        assert source.count(["default"]) == 5
+        assert source.count(["default", "gpu"]) == 10
+        assert source.count(["nothing"]) == 0
+    finally:
+        drop_database(name, server)
 
 
 def test_settings_refuse_an_unknown_source_and_self_retire_without_service():

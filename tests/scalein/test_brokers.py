@@ -42,6 +42,15 @@ def executed_ids(broker: str) -> list[str]:
     return [task_id for task_id, _, _ in executions(broker)]
 
 
+def loop_stall_seconds(rig: BrokerRig) -> float:
+    """How long one empty SQS long poll blocks the worker's event loop: kombu 5.5's HTTP client (urllib3) polls
+    synchronously on the loop, so each poll of an empty queue stalls results, acks and the guard's ticks for the
+    poll's wait (kombu's default 10 s; celery/kombu#2258); 5.4 and 5.6+ poll with pycurl, off the loop."""
+    import kombu
+
+    return 10.0 if rig.name == "sqs" and kombu.VERSION[:2] == (5, 5) else 0.0
+
+
 def assert_no_timer_errors(log: str) -> None:
     assert "Error in timer" not in log and "Traceback" not in log, log[-3000:]
 
@@ -57,7 +66,9 @@ def test_tasks_sent_while_the_worker_runs_complete_once_then_it_releases_and_rev
         sent.append(rig.send(seconds=0.2))
         time.sleep(0.05)
     wait_until(lambda: set(sent) <= set(executed_ids(broker)), timeout=60, what="every task executed")
-    worker.wait_for_log("draining -> released", timeout=30)
+    # Noticing idleness takes a result and an ack per task through the loop: on kombu 5.5 + SQS, a stall each.
+    stall = loop_stall_seconds(rig)
+    worker.wait_for_log("draining -> released", timeout=30 + 4 * stall)
     wait_until(lambda: fake_agent.protected_tasks() == [], timeout=10, what="protection released")
     time.sleep(1.5)  # several released ticks, each counting the backlog on the broker
     assert BrokerBacklog(rig.url).count([rig.queue]) == 0
@@ -67,7 +78,7 @@ def test_tasks_sent_while_the_worker_runs_complete_once_then_it_releases_and_rev
     # is one more release than now, not a fixed count.
     releases = worker.log().count("draining -> released")
     late = rig.send(seconds=0.0)
-    wait_until(lambda: late in executed_ids(broker), timeout=30, what="the late task executed")
+    wait_until(lambda: late in executed_ids(broker), timeout=30 + 2 * stall, what="the late task executed")
     # Up to 90 s: on SQS each late long poll (10 s) that hands messages back can revive the worker once more;
     # 30 s ran out on MWAA 2.11.0 at concurrency 4 under load (the late task had run).
     wait_until(lambda: worker.log().count("draining -> released") > releases, timeout=90, what="idle again")
@@ -154,3 +165,38 @@ def test_an_sqs_poll_answered_after_the_pause_gives_its_messages_back_at_once():
         assert BrokerBacklog("sqs://").count([rig.queue]) == 1, (
             "visible again, not after the visibility timeout"
         )
+
+
+def pending_polls(hub, queue: str) -> int:
+    """How many poll-loop steps for ``queue`` wait on ``hub`` (kombu's ``_loop1`` -> ``_schedule_queue``)."""
+    return sum(1 for item in hub._ready if getattr(item, "args", None) == (queue,))
+
+
+def test_a_resume_while_the_paused_queues_poll_loop_still_runs_starts_no_second_loop():
+    """The guard pauses and resumes within one turn of the event loop (at start, at a revive): kombu as shipped
+    then runs two poll loops for the queue, each long-polling in turn (the worker that stayed busy on SQS,
+    concurrency 4). Real kombu SQS channel and Hub against the moto server; no poll is run."""
+    from kombu.asynchronous import Hub, set_event_loop
+
+    from airflow_provider_ecsops.scalein.sqs_polls import prepare_sqs_channel
+
+    def consume_cancel_consume(prepare: bool) -> int:
+        hub = Hub()
+        set_event_loop(hub)
+        try:
+            with Connection("sqs://", transport_options={"region": "us-east-1"}) as connection:
+                channel = connection.channel()
+                channel.hub = hub
+                if prepare:
+                    prepare_sqs_channel(channel)
+                channel.basic_consume(rig.queue, False, lambda message: None, "first")
+                channel.basic_cancel("first")  # paused, the loop's next step still scheduled ...
+                channel.basic_consume(rig.queue, False, lambda message: None, "second")  # ... resumed
+                return pending_polls(hub, rig.queue)
+        finally:
+            set_event_loop(None)
+            hub.close()
+
+    with sqs_rig() as rig:
+        assert consume_cancel_consume(prepare=False) == 2, "kombu as shipped: a second loop"
+        assert consume_cancel_consume(prepare=True) == 1

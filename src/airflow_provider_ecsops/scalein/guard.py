@@ -39,7 +39,7 @@ from airflow_provider_ecsops.scalein import machine
 from airflow_provider_ecsops.scalein.io import CONFIG, DEPLOYMENT_BLOCKED, PERMANENT, IoThread, Outcome
 from airflow_provider_ecsops.scalein.machine import Done, Io, Lapsed, Received, Sigterm, Tick
 from airflow_provider_ecsops.scalein.protection import AGENT_ATTEMPT_TIMEOUT_SECONDS, CALL_BUDGET_SECONDS
-from airflow_provider_ecsops.scalein.sqs_polls import return_polls_of_paused_queues
+from airflow_provider_ecsops.scalein.sqs_polls import prepare_sqs_channel
 from airflow_provider_ecsops.scalein.status import write_status
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ class ScaleInGuard(bootsteps.StartStopStep):
         # SQS: a long poll answered after its queue is paused gives its messages back instead of crashing kombu's
         # delivery. Installed now, before the loop starts the first poll: each poll binds the delivery callback
         # when it starts, so one started before the install would still crash (seen at the start-up pause).
-        return_polls_of_paused_queues(c.task_consumer.channel)
+        prepare_sqs_channel(c.task_consumer.channel)
         if not self.started:
             self.started = True
             try:

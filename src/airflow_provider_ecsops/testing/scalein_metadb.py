@@ -19,15 +19,24 @@ DEFAULT_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 
 
 def fresh_database(name: str, server: str = DEFAULT_SERVER) -> str:
-    """Drop and create database ``name``; return its SQLAlchemy URL."""
+    """Drop and create database ``name``; return its SQLAlchemy URL (drop it with :func:`drop_database`)."""
+    _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+    return f"{server}/{name}"
+
+
+def drop_database(name: str, server: str = DEFAULT_SERVER) -> None:
+    """Drop database ``name`` if it exists, ending its connections."""
+    _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _admin(server: str, *statements: str) -> None:
     from sqlalchemy import create_engine, text
 
     admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        for statement in statements:
+            connection.execute(text(statement))
     admin.dispose()
-    return f"{server}/{name}"
 
 
 def create_airflow_tables(url: str) -> None:
