@@ -68,7 +68,9 @@ def start_worker(broker: str, tmp_path: Path) -> Iterator[Callable[..., Worker]]
             process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         worker = Worker(name, process, log_path, env)
         workers.append(worker)
-        worker.wait_for_log("ready.", timeout=60)
+        # A worker's start is all import and fork: seconds on a quiet machine, over a minute at load 30-40 (seen:
+        # 14 tests failing at 60 s on the 2.11.2 line run beside campaigns); a worker that dies fails at once.
+        worker.wait_for_log("ready.", timeout=180)
         return worker
 
     yield start
