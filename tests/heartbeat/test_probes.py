@@ -183,6 +183,38 @@ def test_callable_times_out():
     assert_timed_out(run_one(CallableProbe(name="sleepy", func=lambda: time.sleep(3), timeout=0.2)), 0.2)
 
 
+def test_a_probes_timeout_starts_after_its_imports_are_loaded():
+    from airflow_provider_ecsops.heartbeat.probes import probe_dataclass
+
+    loaded: list[bool] = []
+
+    @probe_dataclass
+    class SlowToImport(CallableProbe):
+        def prepare(self) -> None:
+            time.sleep(0.5)  # a cold import on a loaded worker
+            loaded.append(True)
+
+    def check() -> None:
+        assert loaded, "checked before its imports were loaded"
+
+    assert run_one(SlowToImport(name="cold", func=check, timeout=0.2)).ok
+
+
+def test_a_failing_prepare_is_reported_by_the_check_not_raised():
+    from airflow_provider_ecsops.heartbeat.probes import probe_dataclass
+
+    @probe_dataclass
+    class BrokenImport(CallableProbe):
+        def prepare(self) -> None:
+            raise ImportError("no module named 'boto3'")
+
+    def check() -> None:
+        raise ImportError("no module named 'boto3'")
+
+    result = run_one(BrokenImport(name="broken", func=check, timeout=1))
+    assert not result.ok and "no module named 'boto3'" in result.error
+
+
 def test_probes_run_concurrently():
     # Three probes that can only pass if all three are running at the same time.
     barrier = threading.Barrier(3, timeout=5)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 from typing import Any, ClassVar
 
 from airflow_provider_ecsops.aws_retry import backoff, error_text, is_transient
@@ -94,6 +95,11 @@ class TaskEventConsumer:
                     done, release = self._dispatch(await receive(sqs))
                     await settle(sqs, done, release)
                     delays = None
+                    if release and not done:
+                        # Nothing here was ours: an immediate receive would mostly take back what was just released
+                        # (SQS hands visible messages to whoever asks first), and each receive counts toward the
+                        # release limit, so another triggerer's events could be dropped unseen. Let it ask first.
+                        await asyncio.sleep(random.uniform(0.2, 0.6))
                 except Exception as exc:
                     delays = delays or backoff(self.retry_base, self.retry_cap)
                     wait = next(delays) if is_transient(exc) else self.retry_cap

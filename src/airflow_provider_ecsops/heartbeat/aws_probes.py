@@ -25,6 +25,10 @@ class AwsProbe(Probe):
     aws_conn_id: str | None = "aws_default"
     region_name: str | None = None
 
+    def prepare(self) -> None:
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook  # noqa: F401
+        from botocore.config import Config  # noqa: F401
+
     def client(self, client_type: str) -> Any:
         """A boto3 client whose connect/read timeouts are the probe's and which does not retry."""
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook

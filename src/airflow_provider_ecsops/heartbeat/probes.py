@@ -74,6 +74,11 @@ class Probe:
     def default_name(self) -> str:
         raise ValueError(f"{type(self).__name__} needs name=...")
 
+    def prepare(self) -> None:
+        """Load what :meth:`check` needs (imports) before the probe's clock starts, so its timeout measures the
+        checked thing, not Python's first import of a client library (seconds on a loaded worker; seen: every
+        AWS probe "timed out after 5s" with AWS answering at once). An error here is left to :meth:`check`."""
+
     def check(self) -> None:
         """Raise (preferably :class:`ProbeFailed`) when the checked thing is not healthy."""
         raise NotImplementedError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Sequence
@@ -11,7 +12,8 @@ from airflow_provider_ecsops.heartbeat.probes import Probe, ProbeResult
 
 def run_probes(probes: Sequence[Probe]) -> list[ProbeResult]:
     """
-    Run every probe in its own thread and wait for each up to its timeout.
+    Run every probe in its own thread and wait for each up to its timeout, counted after its
+    :meth:`~Probe.prepare` (imports).
 
     A probe that overruns is reported as timed out; its daemon thread is abandoned (Python cannot kill
     a thread) but cannot delay the verdict or the task's exit. Network probes also pass their timeout
@@ -19,6 +21,9 @@ def run_probes(probes: Sequence[Probe]) -> list[ProbeResult]:
 
     :param probes: the probes, in the order results are returned.
     """
+    for probe in probes:
+        with contextlib.suppress(Exception):  # check() meets the same error and reports it, masked
+            probe.prepare()
     outcomes: dict[int, ProbeResult] = {}
     started: list[tuple[Probe, threading.Thread, float]] = []
     for index, probe in enumerate(probes):
