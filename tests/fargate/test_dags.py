@@ -57,9 +57,14 @@ def _run_to_timeout(dag) -> None:
         assert not AIRFLOW_HAS_TASK_SDK  # Airflow 2's dag.test() lets this BaseException through
 
 
+# Long enough for the clients and RunTask before it fires on a loaded machine (seen: 2 s ran out while the ECS
+# client was still being built on the 2.10.1 line, so there was no container to stop).
+TIMEOUT = timedelta(seconds=8)
+
+
 def test_execution_timeout_stops_the_container(aws):
     aws.fargate.script(TaskScript(running=None))
-    _run_to_timeout(_dag(aws, "fargate_timeout", execution_timeout=timedelta(seconds=2)))
+    _run_to_timeout(_dag(aws, "fargate_timeout", execution_timeout=TIMEOUT))
     (stop,) = aws.fargate.requests_of("StopTask")
     assert stop["reason"] == "Airflow fargate_timeout.offload: execution_timeout reached"
     (arn,) = aws.fargate.task_arns()
@@ -68,9 +73,7 @@ def test_execution_timeout_stops_the_container(aws):
 
 def test_deferrable_execution_timeout_stops_the_container(aws):
     aws.fargate.script(TaskScript(running=None))
-    _run_to_timeout(
-        _dag(aws, "fargate_deferred_timeout", execution_timeout=timedelta(seconds=2), deferrable=True)
-    )
+    _run_to_timeout(_dag(aws, "fargate_deferred_timeout", execution_timeout=TIMEOUT, deferrable=True))
     (arn,) = aws.fargate.task_arns()
     assert aws.fargate.status(arn)["lastStatus"] == "STOPPED"
     assert "execution_timeout reached" in aws.fargate.status(arn)["stoppedReason"]
