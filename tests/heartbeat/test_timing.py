@@ -88,8 +88,9 @@ class TaskInstanceApi(BaseHTTPRequestHandler):
     Airflow's REST API v2 as the heartbeat uses it, after its reference
     (https://airflow.apache.org/docs/apache-airflow/stable/stable-rest-api-ref.html): ``POST /auth/token``
     trades a user and password for ``{"access_token": ...}``; ``GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}
-    /taskInstances/{task_id}`` answers the task instance with ``queued_when`` (ISO 8601, null until queued),
-    401 without a valid bearer token. ``server.queued_when`` is what it answers; ``server.paths`` what it saw.
+    /taskInstances/{task_id}`` answers the task instance with ``queued_when`` and ``start_date`` (ISO 8601, null
+    until queued / started), 401 without a valid bearer token. ``server.queued_when`` and ``server.start_date``
+    are what it answers; ``server.paths`` what it saw.
     """
 
     def do_POST(self) -> None:
@@ -99,7 +100,14 @@ class TaskInstanceApi(BaseHTTPRequestHandler):
         self.server.paths.append(self.path)
         if self.headers.get("Authorization") not in ("Bearer tok-1234", "Bearer jwt-from-login"):
             return self._answer(401, {"detail": "Not authenticated"})
-        self._answer(200, {"task_id": self.path.rsplit("/", 1)[-1], "queued_when": self.server.queued_when})
+        self._answer(
+            200,
+            {
+                "task_id": self.path.rsplit("/", 1)[-1],
+                "queued_when": self.server.queued_when,
+                "start_date": self.server.start_date,
+            },
+        )
 
     def _answer(self, code: int, body: dict) -> None:
         data = json.dumps(body).encode()
@@ -117,6 +125,8 @@ class TaskInstanceApi(BaseHTTPRequestHandler):
 def api_server():
     server = ThreadingHTTPServer(("127.0.0.1", 0), TaskInstanceApi)
     server.paths, server.queued_when = [], (T0 + timedelta(seconds=3.5)).isoformat().replace("+00:00", "Z")
+    # The DB's start, a second before the context's: the Task SDK takes its start after the start call returned.
+    server.start_date = (T0 + timedelta(seconds=4)).isoformat().replace("+00:00", "Z")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
@@ -148,10 +158,22 @@ def test_airflow3_pickup_delay_is_exact_from_the_rest_api_queued_time(api_server
     conn = {k: v.format(port=port) for k, v in conn.items()}
     monkeypatch.setenv("AIRFLOW_CONN_HB_API", json.dumps(conn))
     timing = task_timing(airflow3_context(), api_conn_id="hb_api")
-    assert (timing.pickup_delay, timing.pickup_basis) == (1.5, "REST API v2 queued_when (connection hb_api)")
+    assert (timing.pickup_delay, timing.pickup_basis) == (0.5, "REST API v2 queued_when (connection hb_api)")
+    assert (timing.schedule_delay, timing.start_basis) == (4.0, "REST API v2 start_date")
     assert api_server.paths == [
         "/api/v2/dags/hb/dagRuns/scheduled__2026-01-01T12%3A00%3A00%2B00%3A00/taskInstances/queue_gpu"
     ]
+
+
+def test_airflow3_without_a_start_date_from_the_api_the_context_start_is_used(api_server, monkeypatch):
+    port = api_server.server_address[1]
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_HB_API",
+        json.dumps({"conn_type": "http", "host": f"http://127.0.0.1:{port}", "password": "tok-1234"}),
+    )
+    api_server.start_date = None
+    timing = task_timing(airflow3_context(), api_conn_id="hb_api")
+    assert (timing.pickup_delay, timing.schedule_delay, timing.start_basis) == (1.5, 5.0, "ti.start_date")
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,14 @@
-"""The exact time a task instance was queued, from Airflow's REST API v2 (Airflow 3 tasks cannot see it otherwise).
+"""The exact times a task instance was queued and started, from Airflow's REST API v2.
 
-Invariant: a lookup never fails the heartbeat. It returns the queued time and the name of its source, or ``None``
+Airflow 3 tasks cannot see them otherwise: the Task SDK's context has no ``queued_dttm``, and its
+``ti.start_date`` is the supervisor's clock *after* the execution API's start call returned (``supervisor.py``,
+``_on_child_started``), while the metadata DB keeps the time sent in that call: under load the two differ by the
+call's round trip (1.6 s seen on a loaded 2-core CI machine).
+
+Invariant: a lookup never fails the heartbeat. It returns the times and the name of their source, or ``None``
 and the reason (logged by the caller, who then uses the run-start bound). States: no connection configured (not
-asked); answered (``queued_when`` set); unusable (connection missing, refused, 401/403/404, ``queued_when``
-null or unparsable).
+asked); answered (``queued_when`` set; ``start_date`` too once the task runs); unusable (connection missing,
+refused, 401/403/404, ``queued_when`` null or unparsable).
 
 The connection (``api_conn_id``) points at the API server: ``host`` is its URL (``http://airflow-api:8080``, or a
 host name with ``schema``/``port``); ``password`` is a bearer token, or, with ``login`` set, the password traded
@@ -13,6 +18,7 @@ read access to task instances of the heartbeat DAG.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -23,9 +29,17 @@ from airflow_provider_ecsops.heartbeat.masking import mask
 API_TIMEOUT_SECONDS = 5.0
 
 
-def api_queued_time(api_conn_id: str, ti: Any) -> tuple[datetime | None, str]:
+@dataclass(frozen=True)
+class ApiTaskTimes:
+    """The task instance's ``queued_when`` and ``start_date`` columns as the REST API answered them."""
+
+    queued_when: datetime
+    start_date: datetime | None
+
+
+def api_task_times(api_conn_id: str, ti: Any) -> tuple[ApiTaskTimes | None, str]:
     """
-    ``(queued_when, source)`` of task instance ``ti`` from ``GET /api/v2/dags/{dag}/dagRuns/{run}/taskInstances/{task}``,
+    ``(times, source)`` of task instance ``ti`` from ``GET /api/v2/dags/{dag}/dagRuns/{run}/taskInstances/{task}``,
     or ``(None, reason)``.
 
     :param api_conn_id: Airflow connection to the API server (see the module docstring).
@@ -46,7 +60,10 @@ def api_queued_time(api_conn_id: str, ti: Any) -> tuple[datetime | None, str]:
         queued_when = body.get("queued_when")
         if not queued_when:
             return None, f"{source}: the API answered queued_when={queued_when!r}"
-        return datetime.fromisoformat(queued_when), source
+        start_date = body.get("start_date")
+        return ApiTaskTimes(
+            datetime.fromisoformat(queued_when), datetime.fromisoformat(start_date) if start_date else None
+        ), source
     except Exception as exc:  # any failure means "use the bound", never a failed heartbeat
         return None, mask(f"{source} failed: {type(exc).__name__}: {exc}", secrets)
 

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from airflow_provider_ecsops.heartbeat.queued_time import api_queued_time
+from airflow_provider_ecsops.heartbeat.queued_time import api_task_times
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,10 @@ class TaskTiming:
     heartbeat's tasks have no upstream, so they cannot be queued before the run starts). Airflow 2 uses the
     same fallback when ``queued_dttm`` is unset (``dag.test()``).
 
-    Task start is ``ti.start_date``; where that is unset (Airflow 2's ``dag.test()``) it is the clock when
-    ``execute()`` began, a few milliseconds later (``start_basis`` says which).
+    Task start is the REST API's ``start_date`` when that lookup answered it (Airflow 3: the context's
+    ``ti.start_date`` is taken after the execution API's start call returned, up to seconds after the DB's);
+    else ``ti.start_date``; where that is unset (Airflow 2's ``dag.test()``) it is the clock when ``execute()``
+    began, a few milliseconds later (``start_basis`` says which).
     """
 
     task_id: str
@@ -71,9 +73,13 @@ def task_timing(context: Any, api_conn_id: str | None = None) -> TaskTiming:
     )
     queued, pickup_basis = _first(ti, "queued_dttm")
     if queued is None and api_conn_id:
-        queued, pickup_basis = api_queued_time(api_conn_id, ti)
-        if queued is None:
+        times, pickup_basis = api_task_times(api_conn_id, ti)
+        if times is None:
             log.warning("PickupDelay falls back to the bound from dag_run.start_date: %s", pickup_basis)
+        else:
+            queued = times.queued_when
+            if times.start_date is not None:
+                started, start_basis = times.start_date, "REST API v2 start_date"
     if queued is None:
         queued, pickup_basis = dag_run.start_date, "dag_run.start_date"
     elif pickup_basis == "queued_dttm":
