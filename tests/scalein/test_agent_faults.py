@@ -88,13 +88,25 @@ def test_an_agent_failing_beyond_its_attempts_hands_over_to_the_ecs_api(fake_age
 
 
 def test_a_hanging_agent_is_given_up_after_the_agent_budget_and_the_api_protects(fake_agent, on_task):
+    protection = TaskProtection()
+    protection.set(True)  # the guard's first call at start: it also builds the API fallback's client
     fake_agent.inject_fault("hanging", times=99, endpoint="agent")
-    elapsed, error = timed_set(TaskProtection())
+    elapsed, error = timed_set(protection)
     assert error is None
     history = calls(fake_agent)
     assert history[-1] == ("UpdateTaskProtection", "api")
     assert 2 <= history.count(("fault", "agent")) <= 3  # 2 s per attempt within the 5 s agent budget
     assert AGENT_BUDGET_SECONDS - 0.5 <= elapsed < AGENT_BUDGET_SECONDS + API_READ_TIMEOUT_SECONDS + 1
+
+
+def test_a_hanging_agent_at_the_first_call_still_protects_via_the_api_within_the_call_budget(
+    fake_agent, on_task
+):
+    fake_agent.inject_fault("hanging", times=99, endpoint="agent")
+    elapsed, error = timed_set(TaskProtection())
+    assert error is None
+    assert calls(fake_agent)[-1] == ("UpdateTaskProtection", "api")
+    assert AGENT_BUDGET_SECONDS - 0.5 <= elapsed < LONGEST_CALL
 
 
 def test_agent_and_metadata_both_refused_before_the_identity_is_known_is_retryable_not_fatal(

@@ -190,15 +190,23 @@ class TaskProtection:
         self.protected = enabled
         self.expires_at = started + self.minutes * 60 if enabled else 0.0
         log.info("ecsops scale-in: protection %s via %s", "on" if enabled else "off", via)
-        self._remember_identity()
+        self._prepare_fallback()
 
-    def _remember_identity(self) -> None:
-        """Read the identity while the agent answers, so a later fallback during an agent restart has it."""
-        if "identity" not in self.__dict__ and self.metadata_uri:
-            try:
-                self.identity  # noqa: B018 - cached_property: reading it stores it
-            except ProtectionError as exc:
-                log.info("ecsops scale-in: task identity not read yet (%s)", exc)
+    def _prepare_fallback(self) -> None:
+        """Read the identity and build the API client while the agent answers, after a call succeeded.
+
+        Why: the fallback is needed when the agent restarts or hangs (it also serves the metadata endpoint),
+        and building the client (provider hook, boto3 session) took seconds of a failing call's budget on a
+        loaded worker. Failures here are logged and retried by the fallback itself.
+        """
+        if "_ecs" in self.__dict__ or not self.metadata_uri:
+            return
+        try:
+            self._ecs  # noqa: B018 - cached_property: reading it reads the identity and builds the client
+        except ProtectionError as exc:
+            log.info("ecsops scale-in: task identity not read yet (%s)", exc)
+        except Exception as exc:  # the fallback builds it again when needed, and classifies what fails then
+            log.info("ecsops scale-in: API fallback client not built yet (%s: %s)", type(exc).__name__, exc)
 
     def _via_agent(self, enabled: bool, deadline: float) -> None:
         if not self.agent_uri:
