@@ -200,3 +200,49 @@ def test_a_resume_while_the_paused_queues_poll_loop_still_runs_starts_no_second_
     with sqs_rig() as rig:
         assert consume_cancel_consume(prepare=False) == 2, "kombu as shipped: a second loop"
         assert consume_cancel_consume(prepare=True) == 1
+
+
+def test_a_poll_counts_as_open_from_sent_until_answered_and_the_paused_queue_opens_no_more():
+    """``sqs_polls.open_polls``, which the guard waits on before it releases protection, on kombu's real SQS
+    channel, Hub and HTTP client against the moto server. kombu 5.6's curl client polls asynchronously: the poll
+    is open across turns of the loop, when the guard's tick can see it. Older kombu polls synchronously, inside
+    one turn: the tick can never run while one is open, and the count must read 0 between turns."""
+    from kombu.asynchronous import Hub, set_event_loop
+
+    from airflow_provider_ecsops.scalein.sqs_polls import open_polls, prepare_sqs_channel
+
+    with sqs_rig() as rig:
+        hub = Hub()
+        set_event_loop(hub)
+        try:
+            options = {"region": "us-east-1", "wait_time_seconds": 1}
+            with Connection("sqs://", transport_options=options) as connection:
+                channel = connection.channel()
+                channel.hub = hub
+                prepare_sqs_channel(channel)
+                sent = []
+                get_async = channel._get_async
+                channel._get_async = lambda *a, **k: (sent.append(time.monotonic()), get_async(*a, **k))[1]
+                channel.basic_consume(rig.queue, False, lambda message: None, "c")
+                loop = hub.create_loop()
+
+                def turns(seconds: float) -> list[int]:
+                    seen, end = [], time.monotonic() + seconds
+                    while time.monotonic() < end:
+                        next(loop)
+                        seen.append(open_polls(channel))
+                    return seen
+
+                consuming = turns(3.5)
+                polls_while_consuming = len(sent)
+                channel.basic_cancel("c")  # the guard's pause
+                paused = turns(3.0)
+        finally:
+            set_event_loop(None)
+            hub.close()
+    assert polls_while_consuming >= 2, f"the queue was long-polled ({polls_while_consuming} polls)"
+    if "Curl" in type(getattr(hub, "_current_http_client", None)).__name__:
+        assert max(consuming) == 1 and 0 in consuming, consuming
+    else:
+        assert max(consuming) == 0, consuming
+    assert paused[-1] == 0 and len(sent) <= polls_while_consuming + 1, "the paused queue's loop ended"

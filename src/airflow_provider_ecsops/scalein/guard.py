@@ -39,7 +39,7 @@ from airflow_provider_ecsops.scalein import machine
 from airflow_provider_ecsops.scalein.io import CONFIG, DEPLOYMENT_BLOCKED, PERMANENT, IoThread, Outcome
 from airflow_provider_ecsops.scalein.machine import Done, Io, Lapsed, Received, Sigterm, Tick
 from airflow_provider_ecsops.scalein.protection import AGENT_ATTEMPT_TIMEOUT_SECONDS, CALL_BUDGET_SECONDS
-from airflow_provider_ecsops.scalein.sqs_polls import prepare_sqs_channel
+from airflow_provider_ecsops.scalein.sqs_polls import open_polls, prepare_sqs_channel
 from airflow_provider_ecsops.scalein.status import write_status
 
 log = logging.getLogger(__name__)
@@ -289,7 +289,10 @@ class ScaleInGuard(bootsteps.StartStopStep):
             Tick(
                 busy=busy,
                 idle_elapsed=now - self.idle_since >= settings.idle_grace_seconds,
-                verify_elapsed=now - self.phase_since >= settings.idle_verify_seconds,
+                # SQS: a poll still open when protection goes may be answered with a message the stopping
+                # worker never sees (it resurfaces after the visibility timeout): release once none is open.
+                verify_elapsed=now - self.phase_since >= settings.idle_verify_seconds
+                and not open_polls(self.consumer.task_consumer.channel),
                 renewal_due=self.protection.seconds_left() < settings.renew_before_minutes * 60,
                 retry_due=now >= self.retry_at,
                 retire_due=settings.self_retire

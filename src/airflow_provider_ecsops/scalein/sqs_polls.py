@@ -14,7 +14,13 @@ Invariants, for a channel prepared by :func:`prepare_sqs_channel`:
   whole empty long poll in turn, so results and acks wait N x 10 s, visibility timeouts run out and tasks run
   twice (found as a worker that stayed busy on SQS at concurrency 4). A resume therefore starts a loop only if
   the queue has none running; a loop not seen for a long poll plus :data:`LOOP_STALE_SECONDS` counts as gone
-  (a poll that failed inside kombu ends its loop without telling), so a resume is never left without a loop.
+  (a poll that failed inside kombu ends its loop without telling), so a resume is never left without a loop;
+- :func:`open_polls` counts the long polls sent and not yet answered. SQS hands a message to a poll the moment
+  it answers it, invisible for the visibility timeout: a worker that lets ECS stop it while a poll is open can
+  lose the answer with its message in it, which resurfaces only when the visibility timeout ends (seen in the
+  race lab: a guarded run started 2167 s late). The guard keeps protection until no poll is open. A poll not
+  answered within a long poll plus :data:`LOOP_STALE_SECONDS` counts as gone, so a lost poll cannot hold
+  protection forever.
 """
 
 from __future__ import annotations
@@ -40,7 +46,50 @@ def prepare_sqs_channel(channel: Any) -> None:
         return
     return_polls_of_paused_queues(channel)
     one_poll_loop_per_queue(channel)
+    track_open_polls(channel)
     channel._ecsops_prepared = True
+
+
+def open_polls(channel: Any) -> int:
+    """How many long polls of ``channel`` are sent and not answered (0 for a channel not prepared, or not SQS).
+
+    :param channel: the task consumer's channel.
+    """
+    opened: dict[str, float] | None = getattr(channel, "_ecsops_open_polls", None)
+    if not opened:
+        return 0
+    fresh_after = time.monotonic() - _stale_after(channel)
+    for queue in [q for q, at in opened.items() if at < fresh_after]:
+        opened.pop(queue, None)
+    return len(opened)
+
+
+def track_open_polls(channel: Any) -> None:
+    """Record each poll of ``channel`` from when it is sent until it is answered (for :func:`open_polls`).
+
+    :param channel: a kombu SQS channel, after :func:`return_polls_of_paused_queues`.
+    """
+    opened: dict[str, float] = {}
+    get_async, ready = channel._get_async, channel._on_messages_ready
+
+    def sent(queue: str, *args: Any, **kwargs: Any) -> Any:
+        opened[queue] = time.monotonic()
+        try:
+            return get_async(queue, *args, **kwargs)
+        except BaseException:
+            opened.pop(queue, None)
+            raise
+
+    def answered(queue_url: str, queue: str, messages: dict[str, Any]) -> Any:
+        opened.pop(queue, None)
+        return ready(queue_url, queue, messages)
+
+    channel._ecsops_open_polls = opened
+    channel._get_async, channel._on_messages_ready = sent, answered
+
+
+def _stale_after(channel: Any) -> float:
+    return float(getattr(channel, "wait_time_seconds", 10) or 0) + LOOP_STALE_SECONDS
 
 
 def return_polls_of_paused_queues(channel: Any) -> None:
@@ -85,7 +134,7 @@ def one_poll_loop_per_queue(channel: Any) -> None:
     schedule, loop, consume = channel._schedule_queue, channel._loop1, channel.basic_consume
     seen: dict[str, float] = {}  # queue -> when its loop last ran (scheduled a poll or waited for the QoS)
     starting: set[str] = set()  # queues in a basic_consume whose loop still runs: no second loop
-    stale_after = float(getattr(channel, "wait_time_seconds", 10) or 0) + LOOP_STALE_SECONDS
+    stale_after = _stale_after(channel)
 
     def schedule_queue(queue: str) -> Any:
         if queue not in channel._active_queues:
