@@ -50,7 +50,6 @@ ERROR_EVERY_SECONDS = 60.0
 IO_COLLECT_SECONDS = 0.05  # how soon a finished I/O call's outcome is applied on the loop
 # One protection call at most: its budget plus an attempt started just before the budget ends.
 PROTECTION_CALL_MAX_SECONDS = CALL_BUDGET_SECONDS + AGENT_ATTEMPT_TIMEOUT_SECONDS
-LAPSE_MARGIN_SECONDS = 60.0  # protection counts as lapsed this long before ECS lets it expire
 FIXES = {
     DEPLOYMENT_BLOCKED: "ECS refuses protection updates while the service's deployment is blocked "
     "(DEPLOYMENT_BLOCKED). Fix: resolve or roll back the failed deployment (service events, deployment "
@@ -278,8 +277,7 @@ class ScaleInGuard(bootsteps.StartStopStep):
         now = time.monotonic()
         for outcome in self.io.poll():
             self._on_outcome(outcome)
-        margin = min(LAPSE_MARGIN_SECONDS, self.settings.protection_minutes * 15.0)
-        if self.state.protected and self.protection.seconds_left() <= margin:
+        if self.state.protected and self.protection.seconds_left() <= self.settings.lapse_margin_seconds:
             self._feed(Lapsed())
         busy = self._busy()
         if busy:

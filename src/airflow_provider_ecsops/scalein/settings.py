@@ -8,6 +8,10 @@ from airflow_provider_ecsops.config_options import read_options
 
 BACKLOG_SOURCES = ("broker", "metadb", "rest_api")
 UNPROTECTED_POLICIES = ("pause", "consume")
+LAPSE_MARGIN_SECONDS = 60.0
+"""Protection counts as lapsed this long before ECS lets it expire (a quarter of protections shorter than 4 min)."""
+RENEWAL_HEADROOM_SECONDS = 15.0
+"""What a renewal needs before the lapse margin: one protection call (about 12 s at most) and a tick."""
 
 
 @dataclass(frozen=True)
@@ -71,8 +75,16 @@ class ScaleInSettings:
             )
         if self.renew_before_minutes >= self.protection_minutes:
             raise ValueError(
-                "[ecsops] scalein_renew_before_minutes must be below scalein_protection_minutes, "
-                f"got {self.renew_before_minutes} >= {self.protection_minutes}"
+                f"[ecsops] scalein_renew_before_minutes: {self.renew_before_minutes} is not below "
+                f"scalein_protection_minutes ({self.protection_minutes}), so every tick would renew. "
+                "Fix: lower it (default 10 of 60)"
+            )
+        if self.renew_before_minutes * 60 < self.lapse_margin_seconds + RENEWAL_HEADROOM_SECONDS:
+            raise ValueError(
+                f"[ecsops] scalein_renew_before_minutes: {self.renew_before_minutes} min renews after the "
+                f"protection already counts as lapsed ({self.lapse_margin_seconds:.0f} s before it expires), so "
+                "a busy worker would stop consuming at every renewal. Fix: set scalein_protection_minutes to 2 "
+                "or more and scalein_renew_before_minutes to at least 1 (or 2 once protection is 4+ minutes)"
             )
         if self.backlog_source not in BACKLOG_SOURCES:
             raise ValueError(
@@ -92,6 +104,11 @@ class ScaleInSettings:
             raise ValueError(
                 "[ecsops] scalein_stop_margin_seconds must be below scalein_stop_timeout_seconds"
             )
+
+    @property
+    def lapse_margin_seconds(self) -> float:
+        """See :data:`LAPSE_MARGIN_SECONDS`."""
+        return min(LAPSE_MARGIN_SECONDS, self.protection_minutes * 15.0)
 
     @classmethod
     def from_airflow_conf(cls) -> ScaleInSettings:
