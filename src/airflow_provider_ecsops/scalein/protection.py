@@ -174,7 +174,7 @@ class TaskProtection:
             try:
                 self._via_agent(enabled, min(deadline, started + AGENT_BUDGET_SECONDS))
             except _AgentUnavailable as exc:
-                log.warning(
+                log.info(
                     "ecsops scale-in: agent endpoint unavailable (%s), using ecs:UpdateTaskProtection", exc
                 )
                 via = "api"
@@ -230,7 +230,8 @@ class TaskProtection:
                 problem, throttled = verdict
             delay = min(next(delays), max(0.0, deadline - time.monotonic()))
             if attempt < self.attempts and delay > 0:
-                log.warning("ecsops scale-in: %s from the agent, retry %d in %.2fs", problem, attempt, delay)
+                # DEBUG: a failed call's error names the last problem, and the guard logs it (ERROR once a minute).
+                log.debug("ecsops scale-in: %s from the agent, retry %d in %.2fs", problem, attempt, delay)
                 time.sleep(delay)
         if throttled:
             raise ProtectionError(
@@ -269,7 +270,7 @@ class TaskProtection:
                     "if it passes (throttling or an ECS outage); protection is retried",
                     "retryable",
                 )
-            log.warning("ecsops scale-in: %s from the ECS API, retry %d in %.2fs", problem, attempt, delay)
+            log.debug("ecsops scale-in: %s from the ECS API, retry %d in %.2fs", problem, attempt, delay)
             time.sleep(delay)
 
 
