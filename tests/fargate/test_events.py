@@ -97,3 +97,38 @@ def test_two_triggerer_processes_on_one_queue_each_see_their_own_tasks_stop():
     # Some events first reached the triggerer that does not watch their task, which handed them on (the halves
     # interleave: moto returns messages in the order sent, so contiguous halves could each land at their owner).
     assert sum(output["released"] for output in outputs) > 0
+
+
+def test_an_event_eventbridge_refuses_is_sent_again_at_the_next_emission(aws, monkeypatch):
+    """The double as ECS: an entry PutEvents answers with an ``ErrorCode`` (``FailedEntryCount``) is not lost."""
+    from airflow_provider_ecsops.testing import fargate_double
+
+    queue = route_task_events(aws.region)
+    aws.fargate.default_script = TaskScript(running=0.0)
+    (arn,) = aws.run_tasks(1, operator_started=True)
+    aws.fargate.emit_due_events()  # PROVISIONING, kept out of the queue by the rule
+    time.sleep(0.3)  # stopped now
+    real = fargate_double._moto_client
+    refusals = [{"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "x"}]}]
+
+    class Refusing:
+        def __init__(self, client):
+            self.client = client
+
+        def put_events(self, **kwargs):
+            return refusals.pop() if refusals else self.client.put_events(**kwargs)
+
+    monkeypatch.setattr(
+        fargate_double, "_moto_client", lambda service, region: Refusing(real(service, region))
+    )
+    assert aws.fargate.emit_due_events() == 0, "refused: not counted as sent"
+    assert aws.fargate.emit_due_events() == 1, "sent again"
+    assert aws.fargate.emit_due_events() == 0, "once sent, not again"
+    sqs = real("sqs", aws.region)
+    bodies = [
+        json.loads(m["Body"])
+        for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+            "Messages", []
+        )
+    ]
+    assert [(b["resources"], b["detail"]["lastStatus"]) for b in bodies] == [([arn], "STOPPED")]

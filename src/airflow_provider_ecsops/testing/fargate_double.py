@@ -48,7 +48,8 @@ Behaviour:
   task in ``detail`` with timestamps as ISO strings and a ``version`` that grows with each change, the task ARN
   in ``resources`` (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html). They are
   sent within ``every`` seconds of the change (EventBridge's delivery is asynchronous); moto routes them through
-  the rules to their targets (an SQS queue).
+  the rules to their targets (an SQS queue). An entry PutEvents refuses (``FailedEntryCount``) is sent again
+  at the next emission, with a higher ``version``.
 - :attr:`FargateDouble.calls` counts calls per operation (CloudWatch Logs ones included), ``requests`` keeps
   each call's parameters, ``described_arns`` counts task ARNs described, and ``reads_in_flight`` counts the
   GetLogEvents calls made after a container exited while some of its lines had not reached CloudWatch yet
@@ -272,35 +273,54 @@ class FargateDouble:
             self.emit_due_events()
 
     def emit_due_events(self) -> int:
-        """Send an ECS Task State Change event for every task whose status changed since its last one."""
+        """Send an ECS Task State Change event for every task whose status changed since its last one.
+
+        An entry EventBridge refuses (``FailedEntryCount``, per entry ``ErrorCode``) or a PutEvents call that
+        fails is sent again at the next call, as ECS retries its own event delivery; returns how many were sent.
+        """
         entries = []
         with self._lock:
             for task in self._tasks.values():
                 status = self._phase(task)[0]
                 if status == task.emitted:
                     continue
-                task.emitted = status
+                before, task.emitted = task.emitted, status
                 task.version += 1
                 detail = _plain(
                     {**self._describe(task), "version": task.version, "updatedAt": _ts(self.clock())}
                 )
-                entries.append((task.region, task.arn, detail))
+                entries.append((task, before, detail))
+        refused: list[tuple[Any, Any]] = []
         for start in range(
             0, len(entries), 10
         ):  # PutEvents takes up to 10 entries (one region: tests use one)
             chunk = entries[start : start + 10]
-            _moto_client("events", chunk[0][0]).put_events(
-                Entries=[
-                    {
-                        "Source": "aws.ecs",
-                        "DetailType": "ECS Task State Change",
-                        "Detail": json.dumps(detail),
-                        "Resources": [arn],
-                    }
-                    for _, arn, detail in chunk
-                ]
-            )
-        return len(entries)
+            try:
+                answer = _moto_client("events", chunk[0][0].region).put_events(
+                    Entries=[
+                        {
+                            "Source": "aws.ecs",
+                            "DetailType": "ECS Task State Change",
+                            "Detail": json.dumps(detail),
+                            "Resources": [task.arn],
+                        }
+                        for task, _, detail in chunk
+                    ]
+                )
+            except Exception:
+                refused.extend((task, before) for task, before, _ in chunk)
+                continue
+            if answer.get("FailedEntryCount"):
+                results = answer.get("Entries") or []
+                refused.extend(
+                    (task, before)
+                    for (task, before, _), result in zip(chunk, results, strict=False)
+                    if result.get("ErrorCode")
+                )
+        with self._lock:
+            for task, before in refused:
+                task.emitted = before  # sent again at the next call
+        return len(entries) - len(refused)
 
     # -- installation --------------------------------------------------------------------------------------
     def __enter__(self) -> FargateDouble:
