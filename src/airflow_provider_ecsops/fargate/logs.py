@@ -11,8 +11,8 @@ States of a tail: *following* (each read continues at GetLogEvents' ``nextForwar
 past the exit, nothing more to come), *stopped* (a permanent read error). In deferrable mode the trigger follows
 and drains in the triggerer, so the lines reach the task log while the task waits (on Airflow 3 the triggerer's
 log for the task, which the UI shows; on Airflow 2.10+ the triggerer's task log handler), and hands the tail over
-in its event (:meth:`LogTail.handoff`: the forward token, the last lines, the warning): the worker continues at
-that token with one read instead of reading the stream again.
+in its event (:meth:`LogTail.handoff`: the forward token, the last lines, the warning, whether it drained): the
+worker reads nothing more after a drain, else continues at that token with one read.
 
 Why one GetLogEvents per stream and not FilterLogEvents over up to 100 streams (CloudWatch Logs API reference):
 GetLogEvents returns a ``nextForwardToken`` ("the token for the next set of items in the forward direction"; at
@@ -144,6 +144,8 @@ class LogTail:
         self.pause = pause
         self.warning: str | None = (handed or {}).get("warning")
         self.read_count = (handed or {}).get("read", 0)  # lines copied so far, by every holder of the tail
+        # The stream was read past CloudWatch's delivery lag after the container stopped: nothing more comes.
+        self.drained: bool = bool((handed or {}).get("drained"))
         self._warned_transient = False
         if self.warning:
             reader.error = self.warning  # the trigger already found the stream unreadable: no further calls
@@ -185,6 +187,7 @@ class LogTail:
             return None
         retrying = self.reader.transient is not None and now < settled + self.delivery_lag
         if not brought and now >= settled and not retrying:
+            self.drained = self.reader.transient is None
             return None
         return min(self.pause, max(0.0, settled - now)) or self.pause
 
@@ -196,13 +199,15 @@ class LogTail:
             time.sleep(wait)
 
     def handoff(self) -> dict[str, Any]:
-        """Plain JSON for the worker to continue this tail: forward token, last lines, warning, count."""
+        """Plain JSON for the worker to continue this tail: forward token, last lines, warning, count, and
+        whether it was drained (then the worker needs no read)."""
         cap = self.handoff_line_chars
         return {
             "token": self.reader.token,
             "lines": [line if len(line) <= cap else line[:cap] + " [...]" for line in self.lines],
             "warning": self.warning,
             "read": self.read_count,
+            "drained": self.drained,
         }
 
 

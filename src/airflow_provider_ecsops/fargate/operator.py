@@ -517,18 +517,21 @@ class FargateOffloadOperator(BaseOperator):
         location = LogLocation(**state["log"])
         hook = AwsLogsHook(aws_conn_id=self.aws_conn_id, region_name=location.region or self.region_name)
         pause = min(1.0, self._run_settings.poll_interval)
-        reader = LogReader(hook.conn, location, token=(handed or {}).get("token"))
+        # A drained handoff needs no read, so no client (building one is most of the worker's time then).
+        client = None if (handed or {}).get("drained") else hook.conn
+        reader = LogReader(client, location, token=(handed or {}).get("token"))
         return LogTail(reader, self.log, self._run_settings.log_lines_on_failure, pause, handed=handed)
 
     def _read_logs(
         self, state, task: dict[str, Any] | None, handed: dict[str, Any] | None = None
     ) -> LogTail | None:
         """Copy the container's lines into the task log: all of them, late ones included, for a stopped
-        ``task``; what is there now otherwise. After a trigger's ``handed`` tail (it followed and drained in
-        the triggerer), one read from its forward token."""
+        ``task``; what is there now otherwise. After a trigger's ``handed`` tail (it followed in the triggerer),
+        one read from its forward token, none if the trigger drained the stream past the delivery lag."""
         logs = self._log_tail(state, handed)
         if logs and handed is not None:
-            logs.read()
+            if not logs.drained:
+                logs.read()
             self.log.info("%d container log lines were copied into this task's log", logs.read_count)
         elif logs and task:
             logs.drain(task)

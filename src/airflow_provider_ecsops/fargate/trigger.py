@@ -12,7 +12,8 @@ not stop healthy work). Every outcome is an event; the trigger never raises.
 While it waits, the trigger copies the container's new log lines into its log (the task instance's log on the
 triggerer) every ``poll_interval``, in turn with the other triggers (:class:`~airflow_provider_ecsops.fargate.logs.
 ReadBudget`); once the task stopped it drains them past CloudWatch's delivery lag and hands the tail (forward
-token, last lines, warning) to the worker in its event, so the worker continues there with one read. A log error
+token, last lines, warning, drained) to the worker in its event: no read is left for the worker after a drain,
+one at the token otherwise. A log error
 is a warning, never an event of its own: logs never decide the verdict.
 """
 
