@@ -107,6 +107,26 @@ def test_rabbitmq_backlog_counts_ready_messages_and_a_missing_queue_as_zero():
             assert BrokerBacklog(url).count([rig.queue, unique_queue("missing")]) == 3
 
 
+def test_the_broker_count_keeps_its_connection_and_survives_the_broker_dropping_it():
+    """The guard counts every tick while it drains: one connection for all counts, and a dropped one (a broker
+    restart; here its socket shut) costs no failed count, only a new connection."""
+    with rabbitmq_rig() as rig:
+        queue = Queue(rig.queue, Exchange(rig.queue), routing_key=rig.queue)
+        with Connection(RABBITMQ_URL) as connection:
+            connection.Producer().publish({}, exchange=queue.exchange, routing_key=rig.queue, declare=[queue])
+        backlog = BrokerBacklog(RABBITMQ_URL)
+        try:
+            assert backlog.count([rig.queue]) == 1
+            kept = backlog._kept
+            assert backlog.count([rig.queue]) == 1 and backlog._kept is kept, "the same connection"
+            kept.connection.sock.shutdown(socket.SHUT_RDWR)
+            assert backlog.count([rig.queue]) == 1
+            assert backlog._kept is not kept, "a new connection after the dropped one"
+        finally:
+            backlog.close()
+    assert backlog._kept is None
+
+
 def test_sqs_backlog_counts_visible_messages_without_creating_missing_queues():
     with sqs_rig() as rig:
         sqs = boto3.client("sqs")

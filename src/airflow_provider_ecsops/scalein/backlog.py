@@ -2,7 +2,8 @@
 
 Invariant: :func:`backlog_source` is the start-time check (an unsupported setup raises ``ConfigurationError``
 there, never at the first idle moment), and ``count()`` raises only ``BacklogError``, within a bounded time
-(every socket, HTTP and DB call has a timeout of at most ``TIMEOUT_SECONDS``).
+(every socket, HTTP and DB call has a timeout of at most ``TIMEOUT_SECONDS``; the broker count tries a kept
+connection and then at most one new one).
 
 "Waiting" means ready for a consumer: Redis list entries, RabbitMQ's ready ``message_count``, SQS's
 ``ApproximateNumberOfMessages`` (visible). Messages a worker has received but not acked (RabbitMQ unacked, SQS
@@ -12,6 +13,7 @@ it dies they become ready again and count then.
 
 from __future__ import annotations
 
+import contextlib
 from functools import cached_property
 from typing import Any, Protocol
 
@@ -66,8 +68,11 @@ class BrokerBacklog:
     kombu does the naming, so the count sees what the worker consumes: Redis ``global_keyprefix`` and the
     priority lists (``queue\\x06\\x163``... per ``priority_steps``), ``rediss://`` with ``broker_use_ssl``, sentinel
     via ``master_name``; SQS ``queue_name_prefix``, ``predefined_queues``, region and endpoint; RabbitMQ a
-    passive ``queue_declare`` per queue. Each count uses a short-lived connection. A queue that does not
-    exist holds no backlog (it is never created here).
+    passive ``queue_declare`` per queue. The connection is kept from one count to the next (the guard counts
+    every tick while it drains, on its one I/O thread; a new SQS connection is a new boto3 client and a
+    ListQueues each time); a count that fails on a kept connection is tried once more on a new one (a broker
+    restart), and a failed count leaves no connection behind. A queue that does not exist holds no backlog (it
+    is never created here).
 
     :param url: the broker URL (``redis://``, ``rediss://``, ``sentinel://``, ``sqs://``, ``amqp://``,
         ``amqps://``, ``pyamqp://``).
@@ -99,6 +104,7 @@ class BrokerBacklog:
             )
         self.url, self.ssl, self.timeout = url, ssl, timeout
         self.transport_options = _bounded_options(self.kind, options, timeout)
+        self._kept: Any = None  # the connection of the last good count
         try:
             self._connection().transport  # noqa: B018 -- imports the transport's client library now
         except ImportError as exc:
@@ -120,15 +126,36 @@ class BrokerBacklog:
 
     def count(self, queues: list[str]) -> int:
         try:
-            with self._connection() as connection:
+            if self._kept is not None:
+                try:
+                    return self._count_on(self._kept, queues)
+                except Exception:
+                    self.close()  # e.g. the broker restarted: once more on a new connection
+            connection = self._connection()
+            try:
                 connection.connect()
-                return sum(self._ready(connection, queue) for queue in queues)
+                counted = self._count_on(connection, queues)
+            except BaseException:
+                connection.release()
+                raise
+            self._kept = connection
+            return counted
         except Exception as exc:
             raise BacklogError(
                 f"[ecsops] scalein_backlog_source: counting {queues} on the {self.kind} broker failed "
                 f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). Fix: none if it "
                 "passes; the guard retries on the next tick (check the broker is reachable from the worker)"
             ) from exc
+
+    def close(self) -> None:
+        """Release the kept connection (the next count opens a new one)."""
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            with contextlib.suppress(Exception):
+                kept.release()
+
+    def _count_on(self, connection: Any, queues: list[str]) -> int:
+        return sum(self._ready(connection, queue) for queue in queues)
 
     def _ready(self, connection: Any, queue: str) -> int:
         if self.kind == "amqp":
