@@ -61,6 +61,10 @@ def stalls(variant: str, seconds: float) -> dict:
             "AIRFLOW__ECSOPS__SCALEIN_IDLE_VERIFY_SECONDS": "1",
             "AIRFLOW__ECSOPS__SCALEIN_STATUS_FILE": str(Path(tmp) / "status.json"),
             "AWS_ENDPOINT_URL_ECS": fake.url,
+            # The API fallback signs its calls: without credentials it is a configuration error, and the guard
+            # fails the worker's start (EX_CONFIG) instead of measuring anything.
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
             "ECSOPS_BENCH_GUARD": "0" if variant == "no guard" else "1",
             "ECSOPS_BENCH_PROBE": str(probe),
             "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
@@ -81,6 +85,8 @@ def stalls(variant: str, seconds: float) -> dict:
                 sender.send_task("ecsops_scalein_bench.noop", queue=QUEUE)
                 time.sleep(0.5)
             time.sleep(1.2)  # the probe's last flush
+            if worker.poll() is not None:  # a dead worker's loop stalls nothing: no figure, not "all clear"
+                raise SystemExit(f"{variant}: the worker exited ({worker.returncode}) during the measurement")
             return json.loads(probe.read_text())
         finally:
             sender.close()
