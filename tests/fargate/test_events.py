@@ -110,13 +110,17 @@ def test_an_event_eventbridge_refuses_is_sent_again_at_the_next_emission(aws, mo
     time.sleep(0.3)  # stopped now
     real = fargate_double._moto_client
     refusals = [{"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "x"}]}]
+    refused: list[dict] = []
 
     class Refusing:
         def __init__(self, client):
             self.client = client
 
         def put_events(self, **kwargs):
-            return refusals.pop() if refusals else self.client.put_events(**kwargs)
+            if refusals:
+                refused.extend(json.loads(e["Detail"]) for e in kwargs["Entries"])
+                return refusals.pop()
+            return self.client.put_events(**kwargs)
 
     monkeypatch.setattr(
         fargate_double, "_moto_client", lambda service, region: Refusing(real(service, region))
@@ -132,3 +136,5 @@ def test_an_event_eventbridge_refuses_is_sent_again_at_the_next_emission(aws, mo
         )
     ]
     assert [(b["resources"], b["detail"]["lastStatus"]) for b in bodies] == [([arn], "STOPPED")]
+    # The same event again: ECS's duplicates carry the same detail version (ecs_cwe_events.html).
+    assert [b["detail"]["version"] for b in bodies] == [d["version"] for d in refused]

@@ -90,6 +90,7 @@ def test_an_agent_failing_beyond_its_attempts_hands_over_to_the_ecs_api(fake_age
 def test_a_hanging_agent_is_given_up_after_the_agent_budget_and_the_api_protects(fake_agent, on_task):
     protection = TaskProtection()
     protection.set(True)  # the guard's first call at start: it also builds the API fallback's client
+    assert "_ecs" in protection.__dict__, "the fallback's client is built before any call needs it"
     fake_agent.inject_fault("hanging", times=99, endpoint="agent")
     elapsed, error = timed_set(protection)
     assert error is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_ecsops.scalein.settings import RENEWAL_HEADROOM_SECONDS, ScaleInSettings
+from airflow_provider_ecsops.scalein.settings import ScaleInSettings
 
 
 @pytest.mark.parametrize(
@@ -32,7 +32,7 @@ def test_a_renewal_due_only_when_protection_counts_as_lapsed_is_refused_with_the
 )
 def test_a_renewal_due_before_the_lapse_margin_plus_one_call_is_accepted(protection, renew_before):
     settings = ScaleInSettings(protection_minutes=protection, renew_before_minutes=renew_before)
-    assert renew_before * 60 >= settings.lapse_margin_seconds + RENEWAL_HEADROOM_SECONDS
+    assert renew_before * 60 >= settings.lapse_margin_seconds + settings.renewal_headroom_seconds
 
 
 def test_renew_before_at_or_above_the_protection_is_refused_with_the_fix():

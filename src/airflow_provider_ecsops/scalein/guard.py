@@ -38,7 +38,7 @@ from airflow_provider_ecsops.ecs_metadata import task_desired_status
 from airflow_provider_ecsops.scalein import machine
 from airflow_provider_ecsops.scalein.io import CONFIG, DEPLOYMENT_BLOCKED, PERMANENT, IoThread, Outcome
 from airflow_provider_ecsops.scalein.machine import Done, Io, Lapsed, Received, Sigterm, Tick
-from airflow_provider_ecsops.scalein.protection import AGENT_ATTEMPT_TIMEOUT_SECONDS, CALL_BUDGET_SECONDS
+from airflow_provider_ecsops.scalein.protection import PROTECTION_CALL_MAX_SECONDS
 from airflow_provider_ecsops.scalein.sqs_polls import open_polls, prepare_sqs_channel
 from airflow_provider_ecsops.scalein.status import write_status
 
@@ -48,8 +48,6 @@ EX_CONFIG = 78  # sysexits.h: configuration error
 FIRST_CALL_WAIT_SECONDS = 12.0  # the first protection call at start: protection's own budget is ~10 s
 ERROR_EVERY_SECONDS = 60.0
 IO_COLLECT_SECONDS = 0.05  # how soon a finished I/O call's outcome is applied on the loop
-# One protection call at most: its budget plus an attempt started just before the budget ends.
-PROTECTION_CALL_MAX_SECONDS = CALL_BUDGET_SECONDS + AGENT_ATTEMPT_TIMEOUT_SECONDS
 FIXES = {
     DEPLOYMENT_BLOCKED: "ECS refuses protection updates while the service's deployment is blocked "
     "(DEPLOYMENT_BLOCKED). Fix: resolve or roll back the failed deployment (service events, deployment "

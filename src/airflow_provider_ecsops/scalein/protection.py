@@ -51,6 +51,8 @@ AGENT_BUDGET_SECONDS = 5.0
 """Time for the agent's attempts and backoff, leaving the rest of the call's budget to the API fallback."""
 CALL_BUDGET_SECONDS = 10.0
 """Total time of one :meth:`TaskProtection.set`; an attempt started before it ends may run one timeout beyond."""
+PROTECTION_CALL_MAX_SECONDS = CALL_BUDGET_SECONDS + AGENT_ATTEMPT_TIMEOUT_SECONDS
+"""The longest one :meth:`TaskProtection.set` takes: its budget plus an attempt started just before it ends."""
 API_CONNECT_TIMEOUT_SECONDS = 1.0
 API_READ_TIMEOUT_SECONDS = 2.0
 

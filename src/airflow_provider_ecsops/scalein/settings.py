@@ -10,8 +10,6 @@ BACKLOG_SOURCES = ("broker", "metadb", "rest_api")
 UNPROTECTED_POLICIES = ("pause", "consume")
 LAPSE_MARGIN_SECONDS = 60.0
 """Protection counts as lapsed this long before ECS lets it expire (a quarter of protections shorter than 4 min)."""
-RENEWAL_HEADROOM_SECONDS = 15.0
-"""What a renewal needs before the lapse margin: one protection call (about 12 s at most) and a tick."""
 
 
 @dataclass(frozen=True)
@@ -79,11 +77,12 @@ class ScaleInSettings:
                 f"scalein_protection_minutes ({self.protection_minutes}), so every tick would renew. "
                 "Fix: lower it (default 10 of 60)"
             )
-        if self.renew_before_minutes * 60 < self.lapse_margin_seconds + RENEWAL_HEADROOM_SECONDS:
+        if self.renew_before_minutes * 60 < self.lapse_margin_seconds + self.renewal_headroom_seconds:
             raise ValueError(
-                f"[ecsops] scalein_renew_before_minutes: {self.renew_before_minutes} min renews after the "
-                f"protection already counts as lapsed ({self.lapse_margin_seconds:.0f} s before it expires), so "
-                "a busy worker would stop consuming at every renewal. Fix: set scalein_protection_minutes to 2 "
+                f"[ecsops] scalein_renew_before_minutes: {self.renew_before_minutes} min leaves a renewal less "
+                f"than {self.renewal_headroom_seconds:.0f} s before the protection counts as lapsed "
+                f"({self.lapse_margin_seconds:.0f} s before it expires), so a busy worker would stop consuming at "
+                "renewals. Fix: set scalein_protection_minutes to 2 "
                 "or more and scalein_renew_before_minutes to at least 1 (or 2 once protection is 4+ minutes)"
             )
         if self.backlog_source not in BACKLOG_SOURCES:
@@ -109,6 +108,13 @@ class ScaleInSettings:
     def lapse_margin_seconds(self) -> float:
         """See :data:`LAPSE_MARGIN_SECONDS`."""
         return min(LAPSE_MARGIN_SECONDS, self.protection_minutes * 15.0)
+
+    @property
+    def renewal_headroom_seconds(self) -> float:
+        """What a renewal needs before the lapse margin: the longest protection call and a tick."""
+        from airflow_provider_ecsops.scalein.protection import PROTECTION_CALL_MAX_SECONDS
+
+        return PROTECTION_CALL_MAX_SECONDS + self.tick_seconds
 
     @classmethod
     def from_airflow_conf(cls) -> ScaleInSettings:

@@ -49,7 +49,9 @@ Behaviour:
   in ``resources`` (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html). They are
   sent within ``every`` seconds of the change (EventBridge's delivery is asynchronous); moto routes them through
   the rules to their targets (an SQS queue). An entry PutEvents refuses (``FailedEntryCount``) is sent again
-  at the next emission, with a higher ``version``.
+  at the next emission with the same ``version``: ECS may send an event more than once, and "duplicate events
+  have the same version in the detail object" (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/
+  ecs_cwe_events.html).
 - :attr:`FargateDouble.calls` counts calls per operation (CloudWatch Logs ones included), ``requests`` keeps
   each call's parameters, ``described_arns`` counts task ARNs described, and ``reads_in_flight`` counts the
   GetLogEvents calls made after a container exited while some of its lines had not reached CloudWatch yet
@@ -61,6 +63,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import threading
 import time
 import uuid
@@ -74,6 +77,8 @@ import botocore.handlers
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import EndpointConnectionError
 from botocore.validate import validate_parameters
+
+log = logging.getLogger(__name__)
 
 ACCOUNT_ID = "123456789012"
 CAPACITY_UNAVAILABLE = (
@@ -276,7 +281,7 @@ class FargateDouble:
         """Send an ECS Task State Change event for every task whose status changed since its last one.
 
         An entry EventBridge refuses (``FailedEntryCount``, per entry ``ErrorCode``) or a PutEvents call that
-        fails is sent again at the next call, as ECS retries its own event delivery; returns how many were sent.
+        fails (logged) is sent again at the next call with the same ``version``; returns how many were sent.
         """
         entries = []
         with self._lock:
@@ -284,7 +289,8 @@ class FargateDouble:
                 status = self._phase(task)[0]
                 if status == task.emitted:
                     continue
-                before, task.emitted = task.emitted, status
+                before = (task.emitted, task.version)
+                task.emitted = status
                 task.version += 1
                 detail = _plain(
                     {**self._describe(task), "version": task.version, "updatedAt": _ts(self.clock())}
@@ -307,7 +313,10 @@ class FargateDouble:
                         for task, _, detail in chunk
                     ]
                 )
-            except Exception:
+            except Exception as exc:  # a moto server that failed: logged, and the events go out next time
+                log.warning(
+                    "fargate double: PutEvents failed (%s); %d events are sent again", exc, len(chunk)
+                )
                 refused.extend((task, before) for task, before, _ in chunk)
                 continue
             if answer.get("FailedEntryCount"):
@@ -318,8 +327,11 @@ class FargateDouble:
                     if result.get("ErrorCode")
                 )
         with self._lock:
-            for task, before in refused:
-                task.emitted = before  # sent again at the next call
+            for task, (emitted, version) in refused:
+                task.emitted, task.version = (
+                    emitted,
+                    version,
+                )  # sent again at the next call, as the same event
         return len(entries) - len(refused)
 
     # -- installation --------------------------------------------------------------------------------------
