@@ -17,7 +17,7 @@ from airflow_provider_ecsops.scalein.retire import (
     retire_lock_url,
 )
 from airflow_provider_ecsops.scalein.settings import ScaleInSettings
-from tests.scalein.helpers import wait_until
+from tests.scalein.helpers import executions, wait_until
 
 SERVICE = "airflow-workers"
 
@@ -61,6 +61,31 @@ def test_two_idle_workers_one_above_the_floor_only_one_retires(fake_agent, aws_e
     assert len(exited) == 1 and exited[0].process.returncode == 0
     assert service.desired_count == 1 and service.update_count == 1
     assert survivor.process.poll() is None
+
+
+def test_a_worker_retires_only_after_retire_idle_seconds_without_a_task(
+    fake_agent, aws_endpoints, start_worker, send, broker
+):
+    service = fake_agent.add_service(SERVICE, desired_count=2, min_capacity=1)
+    worker = start_worker(
+        "paced", fake_agent.add_task(), self_retire="true", service=SERVICE, retire_idle_seconds="6"
+    )
+    send(seconds=0.0)
+    wait_until(lambda: executions(broker), timeout=30, what="the task run")
+    ran_at = executions(broker)[0][2]
+    wait_until(lambda: service.update_count, timeout=40, what="the retire")
+    idle = time.time() - ran_at
+    assert worker.process.wait(30) == 0, worker.log()[-3000:]
+    # Without the pace it retires after idle grace + verification, about 2 s with the test settings.
+    assert idle >= 5.5, f"retired {idle:.1f} s after its task"
+    assert service.desired_count == 1 and service.update_count == 1
+
+
+def test_retire_idle_seconds_must_be_a_duration():
+    with pytest.raises(
+        ValueError, match=r"^\[ecsops\] scalein_retire_idle_seconds: -1.0 is not a duration\. Fix: "
+    ):
+        ScaleInSettings(retire_idle_seconds=-1.0)
 
 
 @pytest.fixture(params=["redis", "postgresql"])

@@ -110,7 +110,8 @@ class ScaleInGuard(bootsteps.StartStopStep):
         self.shutdown_how = ""
         self.waiting_at_shutdown: list[Any] = []
         self.returned: list[str] = []
-        self.phase_since = self.idle_since = self.last_retire_try = time.monotonic()
+        # last_task_at: idle_since restarts at every phase change; retiring counts from the last task.
+        self.phase_since = self.idle_since = self.last_retire_try = self.last_task_at = time.monotonic()
         self.retry_at = 0.0
         self.failures = 0
         self.last_error_at = -ERROR_EVERY_SECONDS
@@ -231,6 +232,7 @@ class ScaleInGuard(bootsteps.StartStopStep):
             return  # already given back (e.g. at SIGTERM while held for its ETA)
         actions = [machine.RETURN] if self.shutdown_at is not None else self._feed(Received())
         if machine.ACCEPT in actions:
+            self.last_task_at = time.monotonic()  # a task quicker than a tick is never seen busy
             self.original_on_task_request(request)
         else:
             worker_state.task_ready(request)
@@ -279,7 +281,7 @@ class ScaleInGuard(bootsteps.StartStopStep):
             self._feed(Lapsed())
         busy = self._busy()
         if busy:
-            self.idle_since = now
+            self.idle_since = self.last_task_at = now
         settings = self.settings
         self._feed(
             Tick(
@@ -292,7 +294,8 @@ class ScaleInGuard(bootsteps.StartStopStep):
                 renewal_due=self.protection.seconds_left() < settings.renew_before_minutes * 60,
                 retry_due=now >= self.retry_at,
                 retire_due=settings.self_retire
-                and now - self.last_retire_try >= settings.idle_verify_seconds,
+                and now - self.last_retire_try >= settings.idle_verify_seconds
+                and now - self.last_task_at >= settings.retire_idle_seconds,
             )
         )
         self._complain(now)

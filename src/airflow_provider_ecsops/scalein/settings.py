@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from airflow_provider_ecsops.config_options import read_options
@@ -26,6 +27,10 @@ class ScaleInSettings:
     :param tick_seconds: interval of the guard's checks (idleness, renewal, backlog while released).
     :param api_attempts: attempts per protection call on throttling or server errors (exponential backoff).
     :param self_retire: lower the service's desiredCount by one and exit when idle and the backlog is zero.
+    :param retire_idle_seconds: how long a worker must have run no task before it self-retires. The default,
+        15 minutes, is the pace of Application Auto Scaling's own target-tracking scale-in (15 one-minute
+        datapoints below the target), so turning the policy's scale-in over to the workers does not make the
+        fleet shrink faster (and boot again at the next burst) than the policy would have.
     :param service: ECS service name of the workers (needed for self-retire).
     :param min_workers: floor for self-retire; empty means the App Auto Scaling minimum (or 1 without a target).
     :param retire_lock_url: ``redis://`` or ``postgresql://`` URL of the retire lock; empty = the broker if
@@ -49,6 +54,7 @@ class ScaleInSettings:
     tick_seconds: float = field(default=1.0, metadata={"example": "2"})
     api_attempts: int = field(default=5, metadata={"example": "8"})
     self_retire: bool = field(default=False, metadata={"example": "True"})
+    retire_idle_seconds: float = field(default=900.0, metadata={"example": "300"})
     service: str = field(default="", metadata={"example": "airflow-workers"})
     min_workers: str = field(default="", metadata={"example": "2"})
     retire_lock_url: str = field(default="", metadata={"example": "redis://redis:6379/3", "sensitive": True})
@@ -98,6 +104,11 @@ class ScaleInSettings:
         if self.self_retire and not self.service:
             raise ValueError(
                 "[ecsops] scalein_self_retire needs scalein_service (the workers' ECS service name)"
+            )
+        if not 0 <= self.retire_idle_seconds < math.inf:
+            raise ValueError(
+                f"[ecsops] scalein_retire_idle_seconds: {self.retire_idle_seconds} is not a duration. "
+                "Fix: set it to 0 or more seconds (default 900, target tracking's scale-in pace)"
             )
         if self.stop_margin_seconds >= self.stop_timeout_seconds:
             raise ValueError(
