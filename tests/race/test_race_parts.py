@@ -210,3 +210,45 @@ def fleet_result(fleet: str, seed: int):
         usage={},
         redeliveries=[],
     )
+
+
+def test_a_lull_pauses_the_whole_set_before_its_first_period_and_resumes_each_dag_at_its_own_next_slot():
+    from airflow_provider_ecsops.replication.schedule import RaceSchedule
+    from airflow_provider_ecsops.testing.race.lull import Lull
+
+    start = datetime(2026, 12, 2, 1, 0, 0, tzinfo=UTC)
+    schedule = RaceSchedule(prefix="race", time_scale=0.05, start_date=start)  # a period lasts 30 s
+    plan = Lull(first=2, length=3).plan(schedule, start)
+    pauses = [(when, dag_id) for when, dag_id, slot in plan if slot is None]
+    resumes = {dag_id: (when, slot) for when, dag_id, slot in plan if slot is not None}
+    dag_ids = {d.dag_id for d in schedule.dags}
+    assert {d for _, d in pauses} == dag_ids and {w for w, _ in pauses} == {start + timedelta(seconds=58.5)}
+    assert resumes.keys() == dag_ids
+    resume_from = start + timedelta(seconds=150)
+    for dag in schedule.dags:
+        when, slot = resumes[dag.dag_id]
+        # At its own first slot after the lull (next_dagrun is set to it then): wave A at the period's start,
+        # wave B 4-7 scaled minutes into it.
+        assert when == slot == next(schedule.slots(dag, resume_from, resume_from + schedule.period))
+        assert slot - resume_from == schedule.minute * dag.start_minute
+    assert plan == sorted(plan, key=lambda a: (a[0], a[1]))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--lull", "12"], "argument --lull: '12' is not FIRST:LENGTH. Fix: give periods, e.g. 12:4"),
+        (["--lull", "0:4"], "argument --lull: '0:4' needs FIRST >= 1 and LENGTH >= 1. Fix: e.g. 12:4"),
+        (
+            ["--lull", "2:3"],
+            "--lull 2:3: periods 2-4 leave no period after the lull in 4. Fix: a shorter lull",
+        ),
+    ],
+)
+def test_a_lull_that_is_not_one_or_does_not_fit_is_refused_in_one_line(argv, message, capsys):
+    from airflow_provider_ecsops.testing.race.run import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--mode", "short", *argv])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and message in err, err

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from airflow_provider_ecsops.testing.race.autoscaler import VICTIMS, Autoscaler
 from airflow_provider_ecsops.testing.race.campaign import FLEET_NAMES, campaign_table, markdown
+from airflow_provider_ecsops.testing.race.lull import Lull
 from airflow_provider_ecsops.testing.race.redelivery import UNFINISHED, describe, late_starts, redeliveries
 from airflow_provider_ecsops.testing.race.stack import (
     BROKERS,
@@ -91,6 +92,8 @@ class RunOptions:
     :param redis_db: Redis database of the guarded fleet; the unguarded fleet uses the next one.
     :param sabotage_guard: run the fleet ``on`` without the guard (to show that the CI test fails then).
     :param autoscaler: ``mwaa`` (the field report's rule) or ``target-tracking`` (the demand policy).
+    :param retire_idle_units: target-tracking's guarded fleet: ``scalein_retire_idle_seconds`` in units.
+    :param lull: periods of the window without load (``testing.race.lull``), or ``None``.
     """
 
     mode_name: str
@@ -102,6 +105,8 @@ class RunOptions:
     redis_db: int = 10
     sabotage_guard: bool = False
     autoscaler: str = "mwaa"
+    retire_idle_units: float = 15
+    lull: Lull | None = None
 
 
 @dataclass
@@ -199,6 +204,11 @@ def run_fleet(fleet: str, options: RunOptions, out: Path, stop: threading.Event)
             victims=mode.victims,
             run_seconds=lambda when: lengths.ticks_at(when) * lengths.tick.total_seconds(),
             idle_units=mode.idle_units,
+            **(
+                {"retire_idle_units": options.retire_idle_units}
+                if options.autoscaler == "target-tracking"
+                else {}
+            ),
         )
         try:
             scaler.warm_up()
@@ -224,6 +234,12 @@ def run_fleet(fleet: str, options: RunOptions, out: Path, stop: threading.Event)
                 daemon=True,
             )
             reporter.start()
+            if options.lull:
+                threading.Thread(
+                    target=options.lull.run,
+                    args=(schedule, start, stack.db_url.replace("+psycopg2", ""), stop, fleet),
+                    daemon=True,
+                ).start()
             scaler.run(begin, deadline, stop)
             end = time.time()
         finally:
@@ -401,6 +417,19 @@ def parser() -> argparse.ArgumentParser:
         default="mwaa",
         help="mwaa: the field report's rule; target-tracking: the demand policy (default %(default)s)",
     )
+    p.add_argument(
+        "--retire-idle-units",
+        type=float,
+        default=15,
+        help="target-tracking, guarded fleet: a worker self-retires after this many units without a task "
+        "(default %(default)s: target tracking's own scale-in pace, 15 datapoints)",
+    )
+    p.add_argument(
+        "--lull",
+        type=_lull,
+        metavar="FIRST:LENGTH",
+        help="pause the whole set for LENGTH periods from period FIRST, then resume it on its grid (a night)",
+    )
     p.add_argument("--seed", type=int, default=20211025, help="simulator seed (default %(default)s)")
     p.add_argument(
         "--seeds", type=int, default=1, help="a campaign: this many seeds from --seed on, one after the other"
@@ -433,6 +462,13 @@ def parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("out/race"), help="output directory (default %(default)s)"
     )
     return p
+
+
+def _lull(value: str) -> Lull:
+    try:
+        return Lull.parse(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _lab_name(value: str) -> str:
@@ -495,6 +531,11 @@ def main(argv: list[str] | None = None) -> int:
     mode = MODES[args.mode]
     if args.periods:
         mode = replace(mode, periods=args.periods)
+    if args.lull and args.lull.first + args.lull.length >= mode.periods:
+        p.error(
+            f"--lull {args.lull.first}:{args.lull.length}: periods {args.lull.first}-{args.lull.first + args.lull.length - 1} leave no "
+            f"period after the lull in {mode.periods}. Fix: a shorter lull or more --periods"
+        )
     if args.victims:
         mode = replace(mode, victims=args.victims)
     signal.signal(signal.SIGTERM, _raise_interrupt)  # so every stack's finally runs
@@ -521,6 +562,8 @@ def _run(args: argparse.Namespace, mode: Mode) -> int:
         redis_db=args.redis_db if args.redis_db is not None else REDIS_DB[args.mode],
         sabotage_guard=args.sabotage_guard,
         autoscaler=args.autoscaler,
+        retire_idle_units=args.retire_idle_units,
+        lull=args.lull,
     )
     seeds = [args.seed + i for i in range(args.seeds)]
     results: list[FleetResult] = []

@@ -13,7 +13,8 @@ Model (Application Auto Scaling user guide, "How target tracking scaling works" 
   scale-out happens only if it is larger than the previous one's desired count. Scale-in cooldown blocks
   scale-ins only; a scale-out is never blocked by it.
 - **Self-retire** (guarded fleet): scale-in is disabled in the policy; the workers run with
-  ``scalein_self_retire`` against the fake agent's service, lowering desiredCount by one when idle and exiting.
+  ``scalein_self_retire`` against the fake agent's service, lowering desiredCount by one and exiting once they
+  have run no task for ``retire_idle_units`` (default 15: the policy's own scale-in pace, as in production).
 - **ECS service scheduler**, every tick: fewer running tasks than desiredCount -> launch; more (a policy
   scale-in, or a retiring worker that has not exited yet) for ``ecs_reaction_units`` -> SIGTERM a random
   unprotected task, SIGKILL after the stop timeout (``Autoscaler``'s victim choice and escalation).
@@ -102,11 +103,13 @@ class TargetTrackingAutoscaler(Autoscaler):
     :param scale_out_cooldown_units: scale-out cooldown, scaled minutes (``ScalingPolicy`` default: 1).
     :param scale_in_cooldown_units: scale-in cooldown, scaled minutes (default 5).
     :param ecs_reaction_units: how long the service scheduler lets running tasks exceed desiredCount.
+    :param retire_idle_units: a self-retiring worker's ``scalein_retire_idle_seconds``, in units.
     """
 
     scale_out_cooldown_units: float = 1
     scale_in_cooldown_units: float = 5
     ecs_reaction_units: float = 0.5
+    retire_idle_units: float = 15
     excess_since: float | None = None
     rule: TargetTracking = field(init=False)
     self_retire: bool = field(init=False)
@@ -125,7 +128,10 @@ class TargetTrackingAutoscaler(Autoscaler):
         )
         self.demand = MetadbDemand(self.stack.db_url)
         self._event(
-            "policy_config", disable_scale_in=self.rule.disable_scale_in, self_retire=self.self_retire
+            "policy_config",
+            disable_scale_in=self.rule.disable_scale_in,
+            self_retire=self.self_retire,
+            retire_idle_units=self.retire_idle_units,
         )
         self.service = self.stack.agent.add_service(SERVICE, self.max_workers, min_capacity=self.min_workers)
         if self.self_retire:
@@ -133,6 +139,9 @@ class TargetTrackingAutoscaler(Autoscaler):
                 {
                     "AIRFLOW__ECSOPS__SCALEIN_SELF_RETIRE": "True",
                     "AIRFLOW__ECSOPS__SCALEIN_SERVICE": SERVICE,
+                    "AIRFLOW__ECSOPS__SCALEIN_RETIRE_IDLE_SECONDS": repr(
+                        self.retire_idle_units * self.unit_seconds
+                    ),
                     # boto3 needs a region and some credentials to sign; the fake agent checks neither.
                     "AWS_DEFAULT_REGION": "us-east-1",
                     "AWS_ACCESS_KEY_ID": "testing",
