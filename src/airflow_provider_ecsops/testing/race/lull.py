@@ -65,25 +65,35 @@ class Lull:
         self, schedule: RaceSchedule, start: datetime, dsn: str, stop: threading.Event, name: str
     ) -> None:
         """Carry out :meth:`plan` against the fleet's metadata DB (``dsn``, a libpq URL), printing when the lull
-        begins and ends (``name``: the fleet's tag)."""
+        begins and ends (``name``: the fleet's tag). A failure stops the whole run (``stop``): figures of a run
+        whose lull did not happen would be read as a lull's."""
         import psycopg2
 
-        conn = psycopg2.connect(dsn)
-        conn.autocommit = True
+        plan = self.plan(schedule, start)
         try:
-            for when, dag_id, slot in self.plan(schedule, start):
-                if stop.wait(max(0.0, (when - datetime.now(UTC)).total_seconds())):
-                    break
-                with conn.cursor() as cur:
-                    if slot is None:
-                        cur.execute(PAUSE_SQL, ([dag_id],))
-                    else:
-                        cur.execute(RESUME_SQL, {"slot": slot, "dag_id": dag_id})
-                if cur.rowcount != 1:  # a DAG id the DB does not have: the lull would silently not happen
-                    raise RuntimeError(f"lull: {dag_id} is not in the metadata DB's dag table")
-                print(
-                    f"[{name}] lull: {'paused' if slot is None else 'resumed'} {dag_id} at {when:%H:%M:%S}",
-                    flush=True,
-                )
-        finally:
-            conn.close()
+            conn = psycopg2.connect(dsn)
+            conn.autocommit = True
+            try:
+                last_pause = max(i for i, (_, _, slot) in enumerate(plan) if slot is None)
+                for i, (when, dag_id, slot) in enumerate(plan):
+                    if stop.wait(max(0.0, (when - datetime.now(UTC)).total_seconds())):
+                        return
+                    with conn.cursor() as cur:
+                        if slot is None:
+                            cur.execute(PAUSE_SQL, ([dag_id],))
+                        else:
+                            cur.execute(RESUME_SQL, {"slot": slot, "dag_id": dag_id})
+                        if (
+                            cur.rowcount != 1
+                        ):  # a DAG the DB does not have: the lull would silently not happen
+                            raise RuntimeError(f"{dag_id} is not in the metadata DB's dag table")
+                    if i in (last_pause, len(plan) - 1):
+                        what = (
+                            "paused the set" if slot is None else "resumed the set, each DAG at its next slot"
+                        )
+                        print(f"[{name}] lull: {what} at {when:%H:%M:%S}", flush=True)
+            finally:
+                conn.close()
+        except Exception as exc:
+            print(f"[{name}] lull failed: {exc}; stopping the run", flush=True)
+            stop.set()

@@ -27,6 +27,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from airflow_provider_ecsops.testing.race.autoscaler import VICTIMS, Autoscaler
 from airflow_provider_ecsops.testing.race.campaign import FLEET_NAMES, campaign_table, markdown
@@ -193,6 +194,10 @@ def run_fleet(fleet: str, options: RunOptions, out: Path, stop: threading.Event)
     )
     # The DAG files' own schedule (same start date), for the runs' lengths.
     lengths = RaceSchedule(prefix=stack.prefix, time_scale=mode.time_scale, start_date=dags_start)
+    # Only target tracking has a retire pace (the MWAA-like rule scales in by itself).
+    tuning: dict[str, Any] = (
+        {"retire_idle_units": options.retire_idle_units} if options.autoscaler == "target-tracking" else {}
+    )
     with stack:
         scaler = AUTOSCALERS[options.autoscaler](
             stack,
@@ -204,11 +209,7 @@ def run_fleet(fleet: str, options: RunOptions, out: Path, stop: threading.Event)
             victims=mode.victims,
             run_seconds=lambda when: lengths.ticks_at(when) * lengths.tick.total_seconds(),
             idle_units=mode.idle_units,
-            **(
-                {"retire_idle_units": options.retire_idle_units}
-                if options.autoscaler == "target-tracking"
-                else {}
-            ),
+            **tuning,
         )
         try:
             scaler.warm_up()
