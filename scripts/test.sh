@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command: lint and mypy once, then the whole suite on each line of the CI matrix and (full runs only)
+# The test command: lint and mypy once, then the whole suite on each line of the CI matrix, then (full runs only)
 # the wheel's MWAA install check and the race harness's short mode once, on the 3.3.1 line (it starts a whole
 # Airflow 3 + Celery stack).
 #   scripts/test.sh                    the CI set: MWAA 2.10.3 (py3.11), MWAA 3.0.6, MWAA 3.3.1 (py3.12), the
@@ -11,8 +11,7 @@
 # so (MWAA 2.11.2: moto).
 # The full run takes two lanes side by side (most of a line's time is spent waiting on worker subprocesses,
 # brokers and servers, not on the CPU), each with a Redis database of its own (ECSOPS_TEST_REDIS_DB); a lane's
-# output is printed when it ends. Lane 0 ends with the race short mode, lane 1 with the wheel check, so neither
-# waits for the other lane. Everything the tests create elsewhere (PostgreSQL databases, RabbitMQ and SQS
+# output is printed when it ends. Everything the tests create elsewhere (PostgreSQL databases, RabbitMQ and SQS
 # queues, ports, homes) is named per process, so lanes do not meet.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -77,38 +76,14 @@ if [ -z "$full" ]; then  # one line, or every CI line one after the other with t
   exit 0
 fi
 
-# run_race: the race harness's short mode, on 3.3.1 (the harness gives each component its own home and its own
-# Redis dbs).
-run_race() {
-  local venv home status=0 began=$SECONDS
-  venv=$(scripts/venv.sh 3.3.1) || return 1
-  home=$(mktemp -d /tmp/ecsops-airflow-race.XXXXXX)
-  echo "=== race harness, short mode (Airflow 3.3.1, real scheduler and Celery workers)"
-  AIRFLOW_HOME=$home "$venv/bin/python" -m pytest tests/race -p no:cacheprovider || status=$?
-  rm -rf "$home"
-  echo "=== race harness: pytest exit $status after $((SECONDS - began)) s"
-  return "$status"
-}
-
-# check_wheel: the built wheel's contents, resolution under every MWAA constraints file, MWAA's --no-index route.
-check_wheel() {
-  local began=$SECONDS status=0
-  echo "=== the built wheel: contents, resolution under every MWAA constraints file, MWAA's --no-index route"
-  scripts/check_mwaa_install.sh || status=$?
-  echo "=== wheel check: exit $status after $((SECONDS - began)) s"
-  return "$status"
-}
-
-# Two lanes of about equal length: each holds one line with the worker-subprocess tests, and one closing step.
+# Two lanes of about equal length: each holds one line with the worker-subprocess tests.
 lanes=("2.10.3 3.3.1" "latest 3.0.6")
-closing=(run_race check_wheel)
 logs=$(mktemp -d /tmp/ecsops-lanes.XXXXXX)
 pids=()
 for i in "${!lanes[@]}"; do
   (
     export ECSOPS_TEST_REDIS_DB=$((7 + i))
     for line in ${lanes[$i]}; do run_line "$line" || exit $?; done
-    "${closing[$i]}"
   ) >"$logs/lane$i.log" 2>&1 &
   pids+=($!)
 done
@@ -116,9 +91,18 @@ status=0
 for i in "${!pids[@]}"; do
   lane_status=0
   wait "${pids[$i]}" || lane_status=$?
-  echo "=== lane $i (${lanes[$i]}, ${closing[$i]}): exit $lane_status"
+  echo "=== lane $i (${lanes[$i]}): exit $lane_status"
   cat "$logs/lane$i.log"
   [ "$lane_status" -eq 0 ] || status=$lane_status
 done
 rm -rf "$logs"
-[ "$status" -eq 0 ] || { echo "=== a lane failed (exit $status)"; exit "$status"; }
+[ "$status" -eq 0 ] || { echo "=== a line failed (exit $status)"; exit "$status"; }
+
+echo "=== the built wheel: contents, resolution under every MWAA constraints file, MWAA's --no-index route"
+scripts/check_mwaa_install.sh
+venv=$(scripts/venv.sh 3.3.1)
+AIRFLOW_HOME=$(mktemp -d /tmp/ecsops-airflow-race.XXXXXX)  # the harness gives each component its own home
+echo "=== race harness, short mode (Airflow 3.3.1, real scheduler and Celery workers)"
+"$venv/bin/python" -m pytest tests/race -p no:cacheprovider || status=$?
+rm -rf "$AIRFLOW_HOME"
+exit "$status"
