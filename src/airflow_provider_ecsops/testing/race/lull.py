@@ -83,9 +83,8 @@ class Lull:
                             cur.execute(PAUSE_SQL, ([dag_id],))
                         else:
                             cur.execute(RESUME_SQL, {"slot": slot, "dag_id": dag_id})
-                        if (
-                            cur.rowcount != 1
-                        ):  # a DAG the DB does not have: the lull would silently not happen
+                        # A DAG the DB does not have: the lull would silently not happen.
+                        if cur.rowcount != 1:
                             raise RuntimeError(f"{dag_id} is not in the metadata DB's dag table")
                     if i in (last_pause, len(plan) - 1):
                         what = (
