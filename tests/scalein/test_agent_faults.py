@@ -71,10 +71,13 @@ def test_transient_agent_answers_are_retried_at_the_agent_until_it_protects(fake
 
 
 def test_a_hanging_agent_costs_one_attempt_timeout_then_is_retried(fake_agent, on_task):
+    protection = TaskProtection()
+    # The first call builds the API fallback's client (1.6 s on a loaded CI machine): not what this measures.
+    protection.set(True)
     fake_agent.inject_fault("hanging", times=1, endpoint="agent")
-    elapsed, error = timed_set(TaskProtection())
+    elapsed, error = timed_set(protection)
     assert error is None
-    assert calls(fake_agent) == [("fault", "agent"), ("UpdateTaskProtection", "agent")]
+    assert calls(fake_agent)[1:] == [("fault", "agent"), ("UpdateTaskProtection", "agent")]
     assert AGENT_ATTEMPT_TIMEOUT_SECONDS <= elapsed < AGENT_ATTEMPT_TIMEOUT_SECONDS + 1.5
 
 
