@@ -184,6 +184,29 @@ def test_a_campaign_whose_later_seed_fails_still_prints_and_keeps_the_seeds_done
     assert [r["seed"] for r in json.loads((tmp_path / "long" / "summary.json").read_text())] == [7, 7]
 
 
+def test_a_campaign_whose_first_seed_fails_says_so_in_one_line_and_keeps_the_traceback(
+    tmp_path, monkeypatch, capsys
+):
+    from airflow_provider_ecsops.testing.race import run
+
+    def run_both(fleets, options, out, sequential):
+        raise RuntimeError("the API server did not answer within 300s; see logs\nsecond line")
+
+    monkeypatch.setattr(run, "run_both", run_both)
+    monkeypatch.setattr(run, "migrate_template", lambda *a: None)
+    args = run.parser().parse_args(["--mode", "long", "--seeds", "3", "--out", str(tmp_path)])
+    args.lab = "long"
+    assert run._run(args, run.MODES["long"]) == 1
+    printed = capsys.readouterr()
+    assert printed.out == ""
+    [line] = printed.err.splitlines()
+    assert line.startswith(
+        "seed 20211025 failed, no seed was done: the API server did not answer within 300s"
+    )
+    assert line.endswith("Fix: run fewer labs side by side, then run it again")
+    assert "RuntimeError" in (tmp_path / "long" / "error.log").read_text()
+
+
 def fleet_result(fleet: str, seed: int):
     from airflow_provider_ecsops.testing.race.run import FleetResult
 

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import signal
 import sys
 import threading
 import time
+import traceback
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -574,9 +576,16 @@ def _run(args: argparse.Namespace, mode: Mode) -> int:
         try:
             results += run_both(fleets, replace(options, seed=seed), seed_out, args.sequential)
         except Exception as exc:  # the seeds done are still reported (seen: a stack not ready under load 43)
+            (out / "error.log").write_text(traceback.format_exc())
+            reason = (str(exc) or type(exc).__name__).splitlines()[0]
             if not results:
-                raise
-            failure = f"seed {seed} failed, the tables hold the seeds before it: {str(exc).splitlines()[0]}"
+                print(
+                    f"seed {seed} failed, no seed was done: {reason} (load average {os.getloadavg()[0]:.0f}, "
+                    f"traceback in {out / 'error.log'}). Fix: run fewer labs side by side, then run it again",
+                    file=sys.stderr,
+                )
+                return 1
+            failure = f"seed {seed} failed, the tables hold the seeds before it: {reason}"
             break
         if len(seeds) > 1:
             print(f"seed {seed} done ({seeds.index(seed) + 1}/{len(seeds)})", flush=True)
