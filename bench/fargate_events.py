@@ -32,6 +32,7 @@ from airflow_provider_ecsops.testing.fargate_double import TaskScript, route_tas
 from airflow_provider_ecsops.testing.local_aws import local_aws
 
 STAGGER = 0.004  # seconds between arrivals
+LATE_SECONDS = 2.0  # issue 12's target: a completion seen within 2 s of the stop; slower ones are counted
 
 
 async def wait_all(triggers: list) -> list[float]:
@@ -59,7 +60,10 @@ async def wait_all(triggers: list) -> list[float]:
 def row(name: str, n: int, interval: int, events: bool) -> None:
     with local_aws() as env:
         queue = route_task_events(env.region) if events else ""
-        env.fargate.default_script = TaskScript(running=None)  # stopped by the bench, 5-15 s after arrival
+        # Stopped by the bench, 5-15 s after arrival. No log lines: the double writes a task's due lines to moto
+        # whenever it describes the task, 16 ms per task in this process (profiled), so 500 tasks with lines
+        # made each event emission and each polled batch take 8 s: the double's cost, not ECS's or ours.
+        env.fargate.default_script = TaskScript(running=None, log_lines=[])
         arns = env.run_tasks(n, operator_started=True)
         if name == "official":
             triggers = [official(env, arn, interval) for arn in arns]
@@ -80,9 +84,10 @@ def row(name: str, n: int, interval: int, events: bool) -> None:
         ]
     ordered = sorted(latencies)
     p95 = ordered[int(0.95 * (len(ordered) - 1))]
+    late = sum(1 for latency in latencies if not latency <= LATE_SECONDS)  # a NaN (never yielded) is late too
     print(
         f"{name:<14} {calls:>6} {calls / n:>9.3f} {statistics.median(latencies):>9.2f} {p95:>8.2f} "
-        f"{max(latencies):>8.2f} {wall:>7.1f}",
+        f"{max(latencies):>8.2f} {late:>6} {wall:>7.1f}",
         flush=True,
     )
 
@@ -101,7 +106,9 @@ def main() -> None:
     print(
         f"N={args.n} tasks arriving {STAGGER * 1000:.0f} ms apart, stopped 5-15 s after arrival, poll interval {args.interval}s"
     )
-    print(f"{'mode':<14} {'calls':>6} {'per task':>9} {'lat p50':>9} {'p95':>8} {'max':>8} {'wall':>7}")
+    print(
+        f"{'mode':<14} {'calls':>6} {'per task':>9} {'lat p50':>9} {'p95':>8} {'max':>8} {f'> {LATE_SECONDS:.0f} s':>6} {'wall':>7}"
+    )
     row("ours, events", args.n, args.interval, events=True)
     row("ours, polling", args.n, args.interval, events=False)
     if not args.skip_official:
