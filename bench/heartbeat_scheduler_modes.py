@@ -14,7 +14,12 @@ when its upstream ended, or minus ``run_after`` for the first stage). The baseli
 interval, measured in the same run; the ratio printed is parallel / single. Run with a 3.x line's venv:
 
     ECSOPS_TEST_REDIS_DB=<your db> $(scripts/venv.sh 3.3.1)/bin/python bench/heartbeat_scheduler_modes.py \\
-        [--intervals 30,60,120] [--minutes 8]
+        [--intervals 30,60,120] [--minutes 8] [--load-dags 20 --load-tasks 8]
+
+``--load-dags N`` adds N DAGs of ``--load-tasks`` tasks each (a 2 s sleep), every 30 s, on a queue ``load`` with
+its own worker (8 slots): a loaded scheduler and machine, as the guards are meant for, without taking the
+heartbeat's slots. A load above what that worker drains (e.g. 20 x 8) fills the executor's parallelism with
+queued load tasks, and no heartbeat task starts at all: a saturated environment, not a loaded one.
 
 Figures depend on the machine's load (printed): on a loaded 2-core machine they are an upper bound.
 """
@@ -61,6 +66,24 @@ dag = heartbeat_dag(
     start_date=pendulum.parse("{start}"),
 )
 '''
+LOAD_TEMPLATE = '''\
+"""Bench: scheduler load, {tasks} tasks every 30 s on queue load."""
+import time
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DAG, task
+
+
+def nap():
+    time.sleep(2)
+
+
+with DAG("{dag_id}", schedule=timedelta(seconds=30), start_date=pendulum.parse("{start}"), catchup=False,
+         max_active_runs=2):
+    for i in range({tasks}):
+        task(task_id=f"load_{{i}}", queue="load")(nap)()
+'''
 
 
 def runs(db: str, dag_id: str, after: datetime) -> list[dict]:
@@ -105,6 +128,8 @@ def main() -> None:
         "--intervals", default="30,60,120", help="schedule intervals in s (default 30,60,120)"
     )
     parser.add_argument("--minutes", type=float, default=8, help="measuring time (default 8)")
+    parser.add_argument("--load-dags", type=int, default=0, help="background DAGs on queue load (default 0)")
+    parser.add_argument("--load-tasks", type=int, default=8, help="tasks per background DAG (default 8)")
     args = parser.parse_args()
     intervals = [float(i) for i in args.intervals.split(",")]
     redis_db = int(os.environ["ECSOPS_TEST_REDIS_DB"])
@@ -130,7 +155,12 @@ def main() -> None:
                 start=start.isoformat(),
             )
             stack.add_dag(dag_id, source)
+        for n in range(args.load_dags):
+            source = LOAD_TEMPLATE.format(dag_id=f"load_{n}", tasks=args.load_tasks, start=start.isoformat())
+            stack.add_dag(f"load_{n}", source)
         stack.start_worker("w", "default", concurrency=4)
+        if args.load_dags:
+            stack.start_worker("wl", "load", concurrency=8)
         origin = datetime.now(UTC) + timedelta(seconds=60)  # runs due after the stack settled
         deadline = time.monotonic() + 60 + args.minutes * 60
         while time.monotonic() < deadline:
@@ -143,7 +173,8 @@ def main() -> None:
 
     print(
         f"Airflow {airflow.__version__}, 4 loopback probes, CeleryExecutor (1 worker x 4 slots), {len(dag_ids)} "
-        f"bench DAGs side by side, {args.minutes:g} min; load average 1-min: median "
+        f"bench DAGs side by side, {args.load_dags} load DAGs x {args.load_tasks} tasks every 30 s, "
+        f"{args.minutes:g} min; load average 1-min: median "
         f"{statistics.median(loads):.1f}, max {max(loads):.1f} ({os.cpu_count()} cores); wall "
         f"{time.monotonic() - began:.0f} s"
     )

@@ -101,6 +101,11 @@ def test_high_priority_on_request():
     assert {t.priority_weight for t in build(priority="high", queues=["q"]).tasks} == {1000}
 
 
-def test_parallel_allowed_on_five_minutes():
-    dag = build(schedule="*/5 * * * *", mode="parallel")
+def test_parallel_allowed_on_four_minutes():
+    dag = build(schedule="*/4 * * * *", mode="parallel")
     assert sorted(dag.task_ids) == ["probe_dns_localhost", "verdict"]
+
+
+def test_parallel_refused_on_three_minutes_whose_timeout_is_under_twice_the_worst_run_on_record():
+    with pytest.raises(ValueError, match=r"cannot complete reliably every 0:03:00.*at least 0:04:00"):
+        build(schedule="*/3 * * * *", mode="parallel")

@@ -43,7 +43,7 @@ def heartbeat_dag(
     :param schedule: a ``timedelta`` or cron expression; its shortest interval bounds ``timeout``.
     :param probes: what to check, e.g. ``[S3BucketProbe(bucket="b"), TcpProbe(host="db", port=5432)]``.
     :param mode: ``"single"`` (default): all probes concurrently in one task, the fewest scheduler round
-        trips; ``"parallel"``: one task per probe, then a verdict task (schedules of 5 minutes or more).
+        trips; ``"parallel"``: one task per probe, then a verdict task (schedules of 4 minutes or more).
     :param queues: Celery queues to cover: one trivial task per queue proves a worker of each takes work.
     :param metrics: CloudWatch namespace, dimensions, connection, EMF; default ``HeartbeatMetrics()``.
     :param timeout: run timeout (``dagrun_timeout`` and each task's ``execution_timeout``); must be shorter

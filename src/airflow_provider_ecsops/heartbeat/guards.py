@@ -12,8 +12,10 @@ from airflow_provider_ecsops.heartbeat.probes import Probe
 
 MODES = ("single", "parallel")
 # One task per probe plus a verdict task costs scheduler round trips: the ECS field report saw a 4-task
-# heartbeat of few-second probes take 75 s under scheduler load. Below this interval, use single mode.
-PARALLEL_MIN_INTERVAL = timedelta(minutes=5)
+# heartbeat of few-second probes take 75 s under scheduler load, the worst run on record (a loaded local
+# scheduler's worst was 31.7 s, docs/heartbeat.md). The minimum is the shortest whole-minute schedule whose
+# default timeout (80 %) is at least twice that worst run: 4 min (192 s >= 150 s; 3 min gives 144 s).
+PARALLEL_MIN_INTERVAL = timedelta(minutes=4)
 # priority -> (priority_weight, weight_rule). Normal lets a saturated cluster delay the heartbeat, which
 # is the point: the canary then reports what every other DAG is living through.
 PRIORITIES = {"normal": (1, "absolute"), "high": (1000, "absolute")}
