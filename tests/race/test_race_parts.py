@@ -3,6 +3,7 @@ interval, and where the first judged slot lands."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -205,6 +206,19 @@ def test_a_campaign_whose_first_seed_fails_says_so_in_one_line_and_keeps_the_tra
     )
     assert line.endswith("Fix: run fewer labs side by side, then run it again")
     assert "RuntimeError" in (tmp_path / "long" / "error.log").read_text()
+
+
+def test_a_run_stopped_by_sigterm_says_so_in_one_line_and_exits_130(monkeypatch, capsys):
+    from airflow_provider_ecsops.testing.race import run
+
+    def stopped(args, mode):
+        run._raise_interrupt(15, None)
+
+    monkeypatch.setattr(run, "_run", stopped)
+    monkeypatch.setattr(run, "run_lock", lambda lab: contextlib.nullcontext())
+    monkeypatch.setattr(run.signal, "signal", lambda *a: None)  # pytest's own SIGTERM handling stays
+    assert run.main(["--mode", "short"]) == 130
+    assert capsys.readouterr().err == "stopped by signal 15: every fleet's processes were stopped\n"
 
 
 def fleet_result(fleet: str, seed: int):

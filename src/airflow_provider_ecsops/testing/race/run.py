@@ -548,6 +548,9 @@ def main(argv: list[str] | None = None) -> int:
     except RunLockBusy as busy:
         print(busy, file=sys.stderr)
         return 1
+    except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM: the stacks' finally blocks have run by now
+        print(f"stopped by {interrupt or 'Ctrl-C'}: every fleet's processes were stopped", file=sys.stderr)
+        return 130
 
 
 def _run(args: argparse.Namespace, mode: Mode) -> int:
