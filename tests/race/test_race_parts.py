@@ -204,21 +204,31 @@ def test_a_campaign_whose_first_seed_fails_says_so_in_one_line_and_keeps_the_tra
     assert line.startswith(
         "seed 20211025 failed, no seed was done: the API server did not answer within 300s"
     )
-    assert line.endswith("Fix: run fewer labs side by side, then run it again")
+    assert line.endswith("Fix: see the traceback; on a loaded machine run fewer labs side by side")
     assert "RuntimeError" in (tmp_path / "long" / "error.log").read_text()
 
 
-def test_a_run_stopped_by_sigterm_says_so_in_one_line_and_exits_130(monkeypatch, capsys):
+@pytest.mark.parametrize(
+    ("stop", "named"),
+    [(lambda run: run._raise_interrupt(15, None), "signal 15"), (lambda run: sigint(), "Ctrl-C")],
+)
+def test_a_run_stopped_by_sigterm_or_ctrl_c_says_so_in_one_line_and_exits_130(
+    stop, named, monkeypatch, capsys
+):
     from airflow_provider_ecsops.testing.race import run
 
     def stopped(args, mode):
-        run._raise_interrupt(15, None)
+        stop(run)
 
     monkeypatch.setattr(run, "_run", stopped)
     monkeypatch.setattr(run, "run_lock", lambda lab: contextlib.nullcontext())
     monkeypatch.setattr(run.signal, "signal", lambda *a: None)  # pytest's own SIGTERM handling stays
     assert run.main(["--mode", "short"]) == 130
-    assert capsys.readouterr().err == "stopped by signal 15: every fleet's processes were stopped\n"
+    assert capsys.readouterr().err == f"stopped by {named}: every fleet's processes were stopped\n"
+
+
+def sigint():
+    raise KeyboardInterrupt  # what Python raises on Ctrl-C: no message
 
 
 def fleet_result(fleet: str, seed: int):

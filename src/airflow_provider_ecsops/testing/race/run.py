@@ -549,7 +549,9 @@ def main(argv: list[str] | None = None) -> int:
         print(busy, file=sys.stderr)
         return 1
     except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM: the stacks' finally blocks have run by now
-        print(f"stopped by {interrupt or 'Ctrl-C'}: every fleet's processes were stopped", file=sys.stderr)
+        print(
+            f"stopped by {str(interrupt) or 'Ctrl-C'}: every fleet's processes were stopped", file=sys.stderr
+        )
         return 130
 
 
@@ -584,7 +586,7 @@ def _run(args: argparse.Namespace, mode: Mode) -> int:
             if not results:
                 print(
                     f"seed {seed} failed, no seed was done: {reason} (load average {os.getloadavg()[0]:.0f}, "
-                    f"traceback in {out / 'error.log'}). Fix: run fewer labs side by side, then run it again",
+                    f"traceback in {out / 'error.log'}). Fix: see the traceback; on a loaded machine run fewer labs side by side",
                     file=sys.stderr,
                 )
                 return 1
