@@ -90,14 +90,23 @@ def _reshape(dag_id: str, run_id: str, **changes) -> None:
         session.close()
 
 
+def anchor(latest: datetime) -> tuple[RaceSchedule, datetime]:
+    """The seed's schedule and the start of its seeded period: the last whole period before ``latest``.
+
+    Airflow creates no task instance for a logical date before the task's start_date, so the schedule starts
+    at the top of the hour of ``latest`` minus a period: the seeded period then never starts at the epoch,
+    where every time scale has a slot (a wrong ``--time-scale`` would meet one seeded run there).
+    """
+    period = seed_schedule(latest).period
+    race_schedule = seed_schedule(pendulum.instance(latest - period).start_of("hour"))
+    k = math.floor((latest - race_schedule.epoch) / period)
+    return race_schedule, race_schedule.epoch + period * k
+
+
 def seed() -> dict:
     """Seed one period whose slots all lie at least a minute in the past; return the plan (JSON-ready)."""
-    latest = datetime.now(UTC) - timedelta(seconds=60)
-    # Airflow creates no task instance for a logical date before the task's start_date: anchor before it.
-    start_date = pendulum.instance(latest).start_of("hour")
-    race_schedule = seed_schedule(start_date)
-    k = math.floor((latest - race_schedule.epoch) / race_schedule.period)
-    base = race_schedule.epoch + race_schedule.period * k
+    race_schedule, base = anchor(datetime.now(UTC) - timedelta(seconds=60))
+    start_date = race_schedule.start_date
     dags = example_dags(start_date)
     run_ids = {}
     for spec in race_schedule.dags:

@@ -11,13 +11,21 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from airflow_provider_ecsops.replication import cli
-from airflow_provider_ecsops.replication.classify import NoMatchingRun, check_observed, classify, tallies
+from airflow_provider_ecsops.replication.classify import (
+    NoMatchingRun,
+    _key,
+    check_observed,
+    classify,
+    tallies,
+)
 from airflow_provider_ecsops.replication.observations import Observation
 from airflow_provider_ecsops.replication.render import to_console, to_html
+from airflow_provider_ecsops.replication.schedule import RaceSchedule
 from tests.replication.helpers import STUCK_AFTER
-from tests.replication.seed import PREFIX, TIME_SCALE, seed_schedule
+from tests.replication.seed import PREFIX, TIME_SCALE, anchor, seed_schedule
 
-# A period of 10.27404 s: its slots never meet the seed's 10 s grid (to the millisecond) within an hour.
+# A period of 10.27404 s: past the epoch, its slots never meet the seed's 10 s grid (to the millisecond)
+# within an hour and ten seconds, and the seed never writes a run at the epoch.
 WRONG_SCALE = "0.0171234"
 SOURCES = ["sqlite_plan", pytest.param("postgres_plan", marks=pytest.mark.services)]
 
@@ -103,6 +111,18 @@ def test_every_cli_error_is_one_line_with_its_cause_and_fix(
     assert err.startswith("ecsops-race-report: error: ") and "Fix:" in err and "Traceback" not in err
     for fragment in says:
         assert fragment in err
+
+
+def test_the_wrong_time_scale_meets_no_seeded_run_wherever_in_the_hour_the_seed_falls():
+    # The error case above holds only if no slot of the wrong scale is a seeded slot; seed at every second.
+    top = datetime(2026, 12, 3, 17, tzinfo=UTC)
+    for second in range(-15, 3615):
+        seeded, base = anchor(top + timedelta(seconds=second))
+        wrong = RaceSchedule(prefix=PREFIX, time_scale=float(WRONG_SCALE), start_date=seeded.start_date)
+        until = base + seeded.period
+        seeded_keys = {(d.dag_id, _key(base + seeded.minute * d.start_minute)) for d in seeded.dags}
+        wrong_keys = {(d.dag_id, _key(slot)) for d in wrong.dags for slot in wrong.slots(d, base, until)}
+        assert seeded_keys and wrong_keys and not seeded_keys & wrong_keys, (second, seeded_keys & wrong_keys)
 
 
 def test_missing_database_is_a_runtime_error_not_an_empty_installation(tmp_path, capsys):
