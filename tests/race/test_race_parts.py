@@ -279,6 +279,8 @@ def test_a_lull_pauses_the_whole_set_before_its_first_period_and_resumes_each_da
         assert when == slot == next(schedule.slots(dag, resume_from, resume_from + schedule.period))
         assert slot - resume_from == schedule.minute * dag.start_minute
     assert plan == sorted(plan, key=lambda a: (a[0], a[1]))
+    # The morning's scheduled minimum: from a period before the lull's end (unit 50) to a period after.
+    assert Lull(first=2, length=3).warm_window(period_units=10) == (40, 60)
 
 
 @pytest.mark.parametrize(
@@ -290,9 +292,19 @@ def test_a_lull_pauses_the_whole_set_before_its_first_period_and_resumes_each_da
             ["--lull", "2:3"],
             "--lull 2:3: periods 2-4 leave no period after the lull in 4. Fix: a shorter lull",
         ),
+        (
+            ["--lull", "1:2", "--prewarm", "3"],
+            "--prewarm 3: warms a target-tracking fleet above its floor before a lull's end. Fix: add "
+            "--autoscaler target-tracking --lull FIRST:LENGTH, N in 2..4",
+        ),
+        (
+            ["--autoscaler", "target-tracking", "--prewarm", "3"],
+            "Fix: add --autoscaler target-tracking --lull",
+        ),
+        (["--autoscaler", "target-tracking", "--lull", "1:2", "--prewarm", "5"], "N in 2..4"),
     ],
 )
-def test_a_lull_that_is_not_one_or_does_not_fit_is_refused_in_one_line(argv, message, capsys):
+def test_a_lull_or_prewarm_that_is_not_one_or_does_not_fit_is_refused_in_one_line(argv, message, capsys):
     from airflow_provider_ecsops.testing.race.run import main
 
     with pytest.raises(SystemExit) as exited:

@@ -112,3 +112,55 @@ def test_the_metric_period_reads_the_demand_of_the_fleets_own_queue(postgres_url
     )
     datapoint = events[-1]
     assert (datapoint["action"], datapoint["required"], datapoint["metric"]) == ("datapoint", 4, 2.0)
+
+
+def _prewarmed(url: str, tmp_path, **overrides) -> TargetTrackingAutoscaler:
+    stack = SimpleNamespace(guarded=True, db_url=url, queue="q", agent=FakeEcsAgent(), worker_env={})
+    return TargetTrackingAutoscaler(
+        stack,
+        3.0,
+        1.5,
+        1,
+        tmp_path / "events.jsonl",
+        **({"prewarm_workers": 3, "prewarm_window": (10, 30)} | overrides),
+    )
+
+
+def test_a_scheduled_minimum_raises_the_floor_and_the_count_in_its_window_and_only_the_floor_after(
+    postgres_url, tmp_path
+):
+    scaler = _prewarmed(postgres_url, tmp_path)
+    service = scaler.service
+    service.desired_count = 1
+    floors = []
+    for units, policy_desired in ((5, None), (10, None), (20, 4), (29.9, None), (30, None), (40, None)):
+        if policy_desired:
+            service.desired_count = policy_desired  # target tracking scaled out meanwhile
+        scaler.scheduled_minimum(units)
+        floors.append((units, service.min_capacity, scaler.rule.min_capacity, service.desired_count))
+    scaler.close()
+    # Before: the floor; in the window: 3 (desired raised to it); after: the floor again, desired untouched
+    # (scale-in is the workers' own, as under DisableScaleIn).
+    assert floors == [
+        (5, 1, 1, 1),
+        (10, 3, 3, 3),
+        (20, 3, 3, 4),
+        (29.9, 3, 3, 4),
+        (30, 1, 1, 4),
+        (40, 1, 1, 4),
+    ]
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert [(e["min_capacity"], e["previous"]) for e in events if e["action"] == "scheduled_minimum"] == [
+        (3, 1),
+        (1, 4),
+    ]
+
+
+def test_a_scheduled_minimum_without_a_window_or_above_the_fleet_is_refused(postgres_url, tmp_path):
+    for overrides in ({"prewarm_window": None}, {"prewarm_workers": 5}, {"prewarm_workers": 1}):
+        try:
+            _prewarmed(postgres_url, tmp_path, **overrides).close()
+        except ValueError as exc:
+            assert str(exc).startswith("prewarm_workers:") and "Fix:" in str(exc)
+        else:
+            raise AssertionError(f"{overrides} was accepted")

@@ -9,10 +9,15 @@ import pytest
 
 from airflow_provider_ecsops.scalein import policy as policy_module
 from airflow_provider_ecsops.scalein.errors import ConfigurationError
-from airflow_provider_ecsops.scalein.policy import ScalingPolicy
+from airflow_provider_ecsops.scalein.policy import ScalingPolicy, ScheduledMinimum
 from tests.scalein.helpers import moto_worker_service
 
 REGION = "eu-west-1"
+# A working day: warm to 4 workers ten minutes before 07:00 on weekdays, back to the floor after the first wave.
+DAY = (
+    ScheduledMinimum("cron(50 6 ? * MON-FRI *)", 4, "Europe/Berlin"),
+    ScheduledMinimum("cron(30 7 ? * MON-FRI *)", 1, "Europe/Berlin"),
+)
 
 
 def _policy(**overrides) -> ScalingPolicy:
@@ -21,25 +26,39 @@ def _policy(**overrides) -> ScalingPolicy:
 
 def test_the_cloudformation_templates_pass_cfn_lint_and_a_broken_one_does_not():
     """One lint run (cfn-lint loads its schemas per run): both variants, plus a copy of the policy without its
-    target value, which must be the only resource flagged (so the lint can fail)."""
+    target value and of the scalable target with a scheduled minimum that is no number, which must be the only
+    resources flagged (so the lint can fail)."""
     from cfnlint.api import lint
 
     resources = {}
-    for suffix, self_retire in (("Retire", True), ("PolicyScalesIn", False)):
+    for suffix, self_retire, day in (("Retire", True, DAY), ("PolicyScalesIn", False, ())):
         policy = _policy(
-            service=f"workers-{suffix}", self_retire=self_retire, dimensions={"Environment": "prod"}
+            service=f"workers-{suffix}",
+            self_retire=self_retire,
+            dimensions={"Environment": "prod"},
+            scheduled_minimums=day,
         )
         template = policy.cloudformation()
         for name, resource in template["Resources"].items():
             if "ScalingTargetId" in resource["Properties"]:
                 resource["Properties"]["ScalingTargetId"] = {"Ref": f"WorkerScalableTarget{suffix}"}
             resources[name + suffix] = resource
+    assert (
+        resources["WorkerScalableTargetRetire"]["Properties"]["ScheduledActions"][0]["Schedule"]
+        == DAY[0].schedule
+    )
     broken = json.loads(json.dumps(resources["WorkerDemandPolicyRetire"]))
     del broken["Properties"]["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]
     resources["Broken"] = broken
+    broken_action = json.loads(json.dumps(resources["WorkerScalableTargetRetire"]))
+    broken_action["Properties"]["ScheduledActions"][0]["ScalableTargetAction"]["MinCapacity"] = "four"
+    broken_action["Properties"]["ResourceId"] = (
+        "service/airflow/workers-BrokenAction"  # one target per service
+    )
+    resources["BrokenAction"] = broken_action
     matches = lint(json.dumps(template | {"Resources": resources}), regions=[REGION])
     assert matches, "cfn-lint flagged nothing, not even the policy without TargetValue"
-    assert {m.path[1] for m in matches} == {"Broken"}, [str(m) for m in matches]
+    assert {m.path[1] for m in matches} == {"Broken", "BrokenAction"}, [str(m) for m in matches]
 
 
 def test_with_self_retire_the_policy_only_scales_out_on_the_demand_metric():
@@ -54,19 +73,27 @@ def test_the_boto3_calls_register_the_target_and_policy_in_motos_application_aut
     from moto import mock_aws
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    policy = _policy(min_capacity=2, max_capacity=12, scale_out_cooldown=90)
+    policy = _policy(min_capacity=1, max_capacity=12, scale_out_cooldown=90, scheduled_minimums=DAY)
     with mock_aws():
         moto_worker_service(REGION, desired=2)
         client = boto3.client("application-autoscaling", region_name=REGION)
-        for method, kwargs in policy.boto3_calls().items():
+        for method, kwargs in policy.boto3_calls():
             getattr(client, method)(**kwargs)
         target = client.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]
         stored = client.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"]
+        actions = client.describe_scheduled_actions(ServiceNamespace="ecs")["ScheduledActions"]
     assert [(t["ResourceId"], t["MinCapacity"], t["MaxCapacity"]) for t in target] == [
-        ("service/airflow/workers", 2, 12)
+        ("service/airflow/workers", 1, 12)
     ]
     assert len(stored) == 1 and stored[0]["PolicyType"] == "TargetTrackingScaling"
     assert stored[0]["TargetTrackingScalingPolicyConfiguration"] == policy.target_tracking_configuration()
+    assert sorted(
+        (a["ScheduledActionName"], a["Schedule"], a["Timezone"], a["ScalableTargetAction"]["MinCapacity"])
+        for a in actions
+    ) == [
+        ("ecsops-min-1-to-4", "cron(50 6 ? * MON-FRI *)", "Europe/Berlin", 4),
+        ("ecsops-min-2-to-1", "cron(30 7 ? * MON-FRI *)", "Europe/Berlin", 1),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -76,6 +103,25 @@ def test_the_boto3_calls_register_the_target_and_policy_in_motos_application_aut
         ({"min_capacity": 3, "max_capacity": 2}, "max_capacity: below min_capacity. Fix: raise it"),
         ({"scale_out_cooldown": -1}, "cooldowns: negative. Fix: >= 0"),
         ({"target": 0}, "target: must be > 0. Fix: 1.0 (exactly the required workers)"),
+        (
+            {"scheduled_minimums": (ScheduledMinimum("cron(50 6 * * MON-FRI)", 4), DAY[1])},
+            "scheduled_minimums: 'cron(50 6 * * MON-FRI)' is not a schedule expression. Fix: cron() with 6 "
+            "fields, e.g. 'cron(50 6 ? * MON-FRI *)', or rate() / at()",
+        ),
+        (
+            {"scheduled_minimums": (ScheduledMinimum("rate(1 day)", 11), DAY[1])},
+            "scheduled_minimums: 11 at rate(1 day) is outside 1..max_capacity 10 (target tracking cannot scale "
+            "out of 0). Fix: a minimum in that range",
+        ),
+        (
+            {"scheduled_minimums": (ScheduledMinimum("rate(1 day)", 2, "Mars/Olympus"), DAY[1])},
+            "scheduled_minimums: timezone 'Mars/Olympus' is not an IANA time zone. Fix: e.g. Europe/Berlin or UTC",
+        ),
+        (
+            {"scheduled_minimums": DAY[:1]},
+            "scheduled_minimums: MinCapacity is raised to 4 and never set back to 1. Fix: add one at the day's "
+            "end, e.g. 'cron(0 19 ? * MON-FRI *)=1'",
+        ),
     ],
 )
 def test_a_policy_that_cannot_work_is_refused_with_one_line(overrides, line):
@@ -90,3 +136,15 @@ def test_the_module_prints_the_template_and_refuses_bad_options_in_one_line(caps
     assert template["Resources"]["WorkerScalableTarget"]["Properties"]["MaxCapacity"] == 4
     assert policy_module.main(["--cluster", "c", "--service", "s", "--min", "0"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+    day = ["--scheduled-min", "cron(50 6 ? * MON-FRI *)=4", "--scheduled-min", "cron(30 7 ? * MON-FRI *)=1"]
+    assert policy_module.main(["--cluster", "c", "--service", "s", *day, "--format", "boto3"]) == 0
+    calls = json.loads(capsys.readouterr().out)
+    assert [method for method, _ in calls] == [
+        "register_scalable_target",
+        "put_scaling_policy",
+        "put_scheduled_action",
+        "put_scheduled_action",
+    ]
+    assert policy_module.main(["--cluster", "c", "--service", "s", "--scheduled-min", "at 7 am"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'at 7 am' is not SCHEDULE=MIN" in err

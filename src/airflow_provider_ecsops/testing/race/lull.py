@@ -48,6 +48,12 @@ class Lull:
             raise ValueError(f"{text!r} needs FIRST >= 1 and LENGTH >= 1. Fix: e.g. 12:4")
         return cls(first, length)
 
+    def warm_window(self, period_units: float) -> tuple[float, float]:
+        """``(from, to)`` in units after slot zero for a scheduled minimum that warms the fleet for the morning:
+        from a period before the lull ends (a worker's boot fits) to a period after (the first wave is in)."""
+        end = (self.first + self.length) * period_units
+        return end - period_units, end + period_units
+
     def plan(self, schedule: RaceSchedule, start: datetime) -> list[tuple[datetime, str, datetime | None]]:
         """``(when, dag_id, slot)`` actions in time order: a pause (slot ``None``) of every DAG half a scaled
         minute before the lull, and a resume of each at its first slot after it."""

@@ -97,6 +97,7 @@ class RunOptions:
     :param autoscaler: ``mwaa`` (the field report's rule) or ``target-tracking`` (the demand policy).
     :param retire_idle_units: target-tracking's guarded fleet: ``scalein_retire_idle_seconds`` in units.
     :param lull: periods of the window without load (``testing.race.lull``), or ``None``.
+    :param prewarm: target-tracking: MinCapacity from a period before the lull's end to a period after (0: off).
     """
 
     mode_name: str
@@ -110,6 +111,7 @@ class RunOptions:
     autoscaler: str = "mwaa"
     retire_idle_units: float = 15
     lull: Lull | None = None
+    prewarm: int = 0
 
 
 @dataclass
@@ -200,6 +202,11 @@ def run_fleet(fleet: str, options: RunOptions, out: Path, stop: threading.Event)
     tuning: dict[str, Any] = (
         {"retire_idle_units": options.retire_idle_units} if options.autoscaler == "target-tracking" else {}
     )
+    if options.prewarm and options.lull:
+        tuning |= {
+            "prewarm_workers": options.prewarm,
+            "prewarm_window": options.lull.warm_window(lengths.period.total_seconds() / unit),
+        }
     with stack:
         scaler = AUTOSCALERS[options.autoscaler](
             stack,
@@ -433,6 +440,14 @@ def parser() -> argparse.ArgumentParser:
         metavar="FIRST:LENGTH",
         help="pause the whole set for LENGTH periods from period FIRST, then resume it on its grid (a night)",
     )
+    p.add_argument(
+        "--prewarm",
+        type=int,
+        default=0,
+        metavar="N",
+        help="target-tracking with --lull: a scheduled minimum of N workers from a period before the lull ends "
+        "to a period after (the policy's ScheduledMinimum warming the fleet for the morning)",
+    )
     p.add_argument("--seed", type=int, default=20211025, help="simulator seed (default %(default)s)")
     p.add_argument(
         "--seeds", type=int, default=1, help="a campaign: this many seeds from --seed on, one after the other"
@@ -539,6 +554,14 @@ def main(argv: list[str] | None = None) -> int:
             f"--lull {args.lull.first}:{args.lull.length}: periods {args.lull.first}-{args.lull.first + args.lull.length - 1} leave no "
             f"period after the lull in {mode.periods}. Fix: a shorter lull or more --periods"
         )
+    low, high = Autoscaler.min_workers + 1, Autoscaler.max_workers
+    if args.prewarm and not (
+        args.lull and args.autoscaler == "target-tracking" and low <= args.prewarm <= high
+    ):
+        p.error(
+            f"--prewarm {args.prewarm}: warms a target-tracking fleet above its floor before a lull's end. "
+            f"Fix: add --autoscaler target-tracking --lull FIRST:LENGTH, N in {low}..{high}"
+        )
     if args.victims:
         mode = replace(mode, victims=args.victims)
     signal.signal(signal.SIGTERM, _raise_interrupt)  # so every stack's finally runs
@@ -572,6 +595,7 @@ def _run(args: argparse.Namespace, mode: Mode) -> int:
         autoscaler=args.autoscaler,
         retire_idle_units=args.retire_idle_units,
         lull=args.lull,
+        prewarm=args.prewarm,
     )
     seeds = [args.seed + i for i in range(args.seeds)]
     results: list[FleetResult] = []

@@ -15,6 +15,11 @@ Model (Application Auto Scaling user guide, "How target tracking scaling works" 
 - **Self-retire** (guarded fleet): scale-in is disabled in the policy; the workers run with
   ``scalein_self_retire`` against the fake agent's service, lowering desiredCount by one and exiting once they
   have run no task for ``retire_idle_units`` (default 15: the policy's own scale-in pace, as in production).
+- **Scheduled minimums** (``--prewarm``, the policy's ``ScheduledMinimum``): at the window's start the
+  scalable target's MinCapacity becomes ``prewarm_workers`` and desiredCount rises to it if below ("if current
+  capacity is less than the specified minimum capacity, Application Auto Scaling scales out to the specified
+  minimum capacity", user guide, "How scheduled scaling works"); at its end MinCapacity is the floor again and
+  nothing else changes. The fake service's MinCapacity is what a retiring worker reads as its floor.
 - **ECS service scheduler**, every tick: fewer running tasks than desiredCount -> launch; more (a policy
   scale-in, or a retiring worker that has not exited yet) for ``ecs_reaction_units`` -> SIGTERM a random
   unprotected task, SIGKILL after the stop timeout (``Autoscaler``'s victim choice and escalation).
@@ -104,12 +109,16 @@ class TargetTrackingAutoscaler(Autoscaler):
     :param scale_in_cooldown_units: scale-in cooldown, scaled minutes (default 5).
     :param ecs_reaction_units: how long the service scheduler lets running tasks exceed desiredCount.
     :param retire_idle_units: a self-retiring worker's ``scalein_retire_idle_seconds``, in units.
+    :param prewarm_workers: MinCapacity during ``prewarm_window`` (0: no scheduled minimum).
+    :param prewarm_window: ``(from, to)`` in units after slot zero: the two scheduled actions' times.
     """
 
     scale_out_cooldown_units: float = 1
     scale_in_cooldown_units: float = 5
     ecs_reaction_units: float = 0.5
     retire_idle_units: float = 15
+    prewarm_workers: int = 0
+    prewarm_window: tuple[float, float] | None = None
     excess_since: float | None = None
     rule: TargetTracking = field(init=False)
     self_retire: bool = field(init=False)
@@ -117,6 +126,13 @@ class TargetTrackingAutoscaler(Autoscaler):
     service: FakeService = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.prewarm_workers and not (
+            self.prewarm_window and self.min_workers < self.prewarm_workers <= self.max_workers
+        ):
+            raise ValueError(
+                f"prewarm_workers: {self.prewarm_workers} needs a window and a value in "
+                f"{self.min_workers + 1}..{self.max_workers}. Fix: a lull to warm before, and a value in range"
+            )
         super().__post_init__()
         self.self_retire = self.stack.guarded
         self.rule = TargetTracking(
@@ -132,6 +148,8 @@ class TargetTrackingAutoscaler(Autoscaler):
             disable_scale_in=self.rule.disable_scale_in,
             self_retire=self.self_retire,
             retire_idle_units=self.retire_idle_units,
+            prewarm_workers=self.prewarm_workers,
+            prewarm_window=self.prewarm_window,
         )
         self.service = self.stack.agent.add_service(SERVICE, self.max_workers, min_capacity=self.min_workers)
         if self.self_retire:
@@ -166,6 +184,22 @@ class TargetTrackingAutoscaler(Autoscaler):
             self.stats["scale_ins"] += wanted < desired
             self._event("policy", desired=wanted, previous=desired)
 
+    def scheduled_minimum(self, units: float) -> None:
+        """Carry out the scheduled actions due ``units`` after slot zero (each once, in time order)."""
+        if not self.prewarm_window:
+            return
+        start, end = self.prewarm_window
+        minimum = self.prewarm_workers if start <= units < end else self.min_workers
+        if minimum == self.rule.min_capacity or units < start:
+            return
+        self.rule.min_capacity = self.service.min_capacity = minimum
+        desired = self.service.desired_count
+        if desired < minimum:
+            self.service.desired_count = minimum
+        self._event(
+            "scheduled_minimum", min_capacity=minimum, desired=max(desired, minimum), previous=desired
+        )
+
     def step(self, now: float) -> None:
         """One tick of the ECS service scheduler: launch up to desiredCount, stop the excess, escalate."""
         # Only the workers call the fake's UpdateService (the policy sets desiredCount directly).
@@ -196,6 +230,7 @@ class TargetTrackingAutoscaler(Autoscaler):
         next_period = time.monotonic()
         while time.monotonic() < deadline and not stop.wait(self.tick):
             now = time.monotonic()
+            self.scheduled_minimum((now - begin) / self.unit_seconds)
             if now >= next_period:
                 self.period(now)
                 next_period += self.unit_seconds
