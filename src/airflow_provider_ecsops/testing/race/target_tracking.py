@@ -15,10 +15,10 @@ Model (Application Auto Scaling user guide, "How target tracking scaling works" 
 - **Self-retire** (guarded fleet): scale-in is disabled in the policy; the workers run with
   ``scalein_self_retire`` against the fake agent's service, lowering desiredCount by one and exiting once they
   have run no task for ``retire_idle_units`` (default 15: the policy's own scale-in pace, as in production).
-- **Scheduled minimums** (``--prewarm``, the policy's ``ScheduledMinimum``): at the window's start the
+- **Scheduled minimums** (``--prewarm``, the policy's ``ScheduledMinimum``): when ``prewarm_window`` opens the
   scalable target's MinCapacity becomes ``prewarm_workers`` and desiredCount rises to it if below ("if current
   capacity is less than the specified minimum capacity, Application Auto Scaling scales out to the specified
-  minimum capacity", user guide, "How scheduled scaling works"); at its end MinCapacity is the floor again and
+  minimum capacity", user guide, "How scheduled scaling works"); when it closes MinCapacity is the floor again and
   nothing else changes. The fake service's MinCapacity is what a retiring worker reads as its floor.
 - **ECS service scheduler**, every tick: fewer running tasks than desiredCount -> launch; more (a policy
   scale-in, or a retiring worker that has not exited yet) for ``ecs_reaction_units`` -> SIGTERM a random
