@@ -74,25 +74,37 @@ def test_the_boto3_calls_register_the_target_and_policy_in_motos_application_aut
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     policy = _policy(min_capacity=1, max_capacity=12, scale_out_cooldown=90, scheduled_minimums=DAY)
+    actions = []
     with mock_aws():
         moto_worker_service(REGION, desired=2)
         client = boto3.client("application-autoscaling", region_name=REGION)
         for method, kwargs in policy.boto3_calls():
             getattr(client, method)(**kwargs)
+            if method == "put_scheduled_action":
+                # Read back right after its put: moto before 5.1 (MWAA 2.10.3's pin) keeps one action per
+                # target, replacing it whatever its name; AWS keys them by name, as moto does since.
+                actions += client.describe_scheduled_actions(
+                    ServiceNamespace="ecs", ScheduledActionNames=[kwargs["ScheduledActionName"]]
+                )["ScheduledActions"]
         target = client.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]
         stored = client.describe_scaling_policies(ServiceNamespace="ecs")["ScalingPolicies"]
-        actions = client.describe_scheduled_actions(ServiceNamespace="ecs")["ScheduledActions"]
     assert [(t["ResourceId"], t["MinCapacity"], t["MaxCapacity"]) for t in target] == [
         ("service/airflow/workers", 1, 12)
     ]
     assert len(stored) == 1 and stored[0]["PolicyType"] == "TargetTrackingScaling"
     assert stored[0]["TargetTrackingScalingPolicyConfiguration"] == policy.target_tracking_configuration()
-    assert sorted(
-        (a["ScheduledActionName"], a["Schedule"], a["Timezone"], a["ScalableTargetAction"]["MinCapacity"])
+    assert [
+        (
+            a["ScheduledActionName"],
+            a["ResourceId"],
+            a["Schedule"],
+            a["Timezone"],
+            a["ScalableTargetAction"]["MinCapacity"],
+        )
         for a in actions
-    ) == [
-        ("ecsops-min-1-to-4", "cron(50 6 ? * MON-FRI *)", "Europe/Berlin", 4),
-        ("ecsops-min-2-to-1", "cron(30 7 ? * MON-FRI *)", "Europe/Berlin", 1),
+    ] == [
+        ("ecsops-min-1-to-4", "service/airflow/workers", "cron(50 6 ? * MON-FRI *)", "Europe/Berlin", 4),
+        ("ecsops-min-2-to-1", "service/airflow/workers", "cron(30 7 ? * MON-FRI *)", "Europe/Berlin", 1),
     ]
 
 
