@@ -137,26 +137,22 @@ class ScalingPolicy:
             (self.max_capacity < self.min_capacity, "max_capacity: below min_capacity. Fix: raise it"),
             (min(self.scale_out_cooldown, self.scale_in_cooldown) < 0, "cooldowns: negative. Fix: >= 0"),
             (self.target <= 0, "target: must be > 0. Fix: 1.0 (exactly the required workers)"),
-            *(
-                (True, f"scheduled_minimums: {problem}")
-                for problem in (m.problem(self.max_capacity) for m in self.scheduled_minimums)
-                if problem
-            ),
-            (self._raised_for_good(), f"scheduled_minimums: {self._raised_for_good()}"),
+            *((True, f"scheduled_minimums: {problem}") for problem in self._schedule_problems()),
         ]
         for bad, message in problems:
             if bad:
                 raise ConfigurationError(f"[ecsops] scaling policy {message}")
 
-    def _raised_for_good(self) -> str:
-        """The complaint when a scheduled minimum raises MinCapacity and none sets it back ('' if fine)."""
+    def _schedule_problems(self) -> list[str]:
+        """What is wrong with the scheduled minimums: each action's problem, and a raise never set back."""
+        problems = [p for p in (m.problem(self.max_capacity) for m in self.scheduled_minimums) if p]
         raised = [m for m in self.scheduled_minimums if m.min_capacity > self.min_capacity]
-        if not raised or any(m.min_capacity <= self.min_capacity for m in self.scheduled_minimums):
-            return ""
-        return (
-            f"MinCapacity is raised to {raised[0].min_capacity} and never set back to {self.min_capacity}. Fix: add "
-            f"one at the day's end, e.g. 'cron(0 19 ? * MON-FRI *)={self.min_capacity}'"
-        )
+        if raised and all(m.min_capacity > self.min_capacity for m in self.scheduled_minimums):
+            problems.append(
+                f"MinCapacity is raised to {raised[0].min_capacity} and never set back to {self.min_capacity}. "
+                f"Fix: add one at the day's end, e.g. 'cron(0 19 ? * MON-FRI *)={self.min_capacity}'"
+            )
+        return problems
 
     @property
     def resource_id(self) -> str:
